@@ -12,7 +12,7 @@ __all__ = ['MISTRAL_7B', 'swa_mask', 'causal_mask', 'plot_masks', 'naive_attenti
            'RollingKVCache', 'decode_rolling', 'receptive_field', 'reach_mask', 'influence_map', 'plot_influence',
            'ModelShape', 'attn_pairs', 'attention_flops', 'model_flops', 'kv_cache_bytes', 'score_bytes', 'plot_cost']
 
-# %% ../nbs/02_swa.ipynb #9c199858
+# %% ../nbs/02_swa.ipynb #142ebbf2
 def swa_mask(q_len:int,          # number of queries (the last `q_len` positions of the sequence)
              W:int|None=None,    # window: a query sees itself and the W-1 positions before it; None = plain causal
              kv_len:int|None=None, # number of keys (positions 0..kv_len-1); defaults to `q_len`
@@ -31,7 +31,7 @@ def causal_mask(L:int, device=None)->torch.Tensor:
     "Plain causal mask `k <= q`, bool [L, L]."
     return swa_mask(L, None, device=device)
 
-# %% ../nbs/02_swa.ipynb #c1b885ec
+# %% ../nbs/02_swa.ipynb #aa71076d
 def plot_masks(L:int=16, # sequence length
                W:int=4,  # window
               ):
@@ -44,7 +44,7 @@ def plot_masks(L:int=16, # sequence length
     fig.tight_layout()
     return fig
 
-# %% ../nbs/02_swa.ipynb #8c023a00
+# %% ../nbs/02_swa.ipynb #e38f9098
 def _repeat_kv(x:torch.Tensor, n:int)->torch.Tensor:
     "Grouped-query attention: repeat each key/value head `n` times, [B, Hkv, S, D] -> [B, Hkv*n, S, D]."
     return x if n == 1 else x.repeat_interleave(n, dim=1)
@@ -62,7 +62,7 @@ def naive_attention(q:torch.Tensor,        # queries [B, H, L, D] (the last L po
     s = s.masked_fill(~swa_mask(L, W, k.shape[2], device=q.device), float('-inf'))
     return torch.softmax(s.float(), dim=-1).to(q.dtype) @ v
 
-# %% ../nbs/02_swa.ipynb #455eccfb
+# %% ../nbs/02_swa.ipynb #0ac612b2
 def chunked_attention(q:torch.Tensor, k:torch.Tensor, v:torch.Tensor, # as in `naive_attention`, with S == L
                       W:int|None=None,        # window; None = causal (then each chunk needs all earlier keys)
                       scale:float|None=None,  # score scale, default 1/sqrt(D)
@@ -82,7 +82,7 @@ def chunked_attention(q:torch.Tensor, k:torch.Tensor, v:torch.Tensor, # as in `n
         out.append(o)
     return torch.cat(out, dim=2)
 
-# %% ../nbs/02_swa.ipynb #1394cb79
+# %% ../nbs/02_swa.ipynb #45374efa
 def as_hf_attention(attn_fn=naive_attention, # one of our kernels: f(q, k, v, W, scale) -> [B, H, L, D]
                    ):
     "Wrap `attn_fn` in the signature of a transformers attention implementation (for `AttentionInterface.register`)."
@@ -90,7 +90,7 @@ def as_hf_attention(attn_fn=naive_attention, # one of our kernels: f(q, k, v, W,
         return attn_fn(query, key, value, W=sliding_window, scale=scaling).transpose(1, 2).contiguous(), None
     return hf_attn
 
-# %% ../nbs/02_swa.ipynb #3ebb5efd
+# %% ../nbs/02_swa.ipynb #3fb79359
 class RollingKVCache:
     "Mistral's rolling buffer: position `i` lives in slot `i % W`; at most W keys/values per layer."
     def __init__(self, n_layers:int, W:int, batch:int, n_kv_heads:int, head_dim:int, dtype=torch.float32, device=None):
@@ -107,7 +107,7 @@ class RollingKVCache:
         valid = (self.pos >= 0) & (pos - self.pos < self.W)     # the same `q - k < W`, read off the slots
         return self.k[layer], self.v[layer], valid
 
-# %% ../nbs/02_swa.ipynb #b017e992
+# %% ../nbs/02_swa.ipynb #00b60666
 def _rope(x:torch.Tensor, pos:int, theta:float)->torch.Tensor:
     "Rotary embedding of x [B, H, 1, D] at position `pos` (the rotate-half layout transformers' Llama/Mistral use)."
     D = x.shape[-1]
@@ -153,7 +153,7 @@ def decode_rolling(model,                 # a transformers MistralForCausalLM (o
         out.append(model.lm_head(base.norm(h)))
     return torch.cat(out, dim=1)
 
-# %% ../nbs/02_swa.ipynb #0083a4d0
+# %% ../nbs/02_swa.ipynb #b35e523f
 def receptive_field(W:int, n_layers:int)->int:
     "How many positions back information can travel through `n_layers` window-W layers (mask `q - k < W`)."
     return n_layers * (W - 1)
@@ -165,7 +165,7 @@ def reach_mask(L:int, W:int, n_layers:int)->torch.Tensor:
     for _ in range(n_layers): r = ((m @ r) > 0).float()
     return r.bool()
 
-# %% ../nbs/02_swa.ipynb #01dca1e7
+# %% ../nbs/02_swa.ipynb #1ce06a67
 def influence_map(model,      # a transformers causal LM (use eager attention so masked scores are exact zeros)
                   input_ids:torch.Tensor, # [1, L]
                   seed:int=0, # for the random projection of each output
@@ -181,7 +181,7 @@ def influence_map(model,      # a transformers causal LM (use eager attention so
         rows.append(grad[0].norm(dim=-1))
     return torch.stack(rows)
 
-# %% ../nbs/02_swa.ipynb #63a0c59a
+# %% ../nbs/02_swa.ipynb #f1c40c57
 def plot_influence(im:torch.Tensor, # `influence_map` output [L, L]
                    W:int, n_layers:int,
                   ):
@@ -201,7 +201,7 @@ def plot_influence(im:torch.Tensor, # `influence_map` output [L, L]
     fig.tight_layout()
     return fig
 
-# %% ../nbs/02_swa.ipynb #ebb411cc
+# %% ../nbs/02_swa.ipynb #9fa145b5
 @dataclass(frozen=True)
 class ModelShape:
     "The few numbers the cost formulas need."
@@ -237,7 +237,7 @@ def score_bytes(L:int, W:int|None=None, shape:ModelShape=MISTRAL_7B, bytes_per:i
     C = chunk or W
     return shape.n_heads * min(C, L) * min(C + W - 1, L) * bytes_per
 
-# %% ../nbs/02_swa.ipynb #6dda7a5f
+# %% ../nbs/02_swa.ipynb #36c9a024
 def plot_cost(W:int=4096, shape:ModelShape=MISTRAL_7B, L_max:int=65536):
     "Figure: attention FLOPs, whole-model FLOPs ratio and KV-cache memory, full vs sliding window, against L."
     import matplotlib.pyplot as plt
