@@ -17,7 +17,8 @@ except ImportError:
 
 # %% auto #0
 __all__ = ['SYSTEM_PROMPT', 'GROUP_TYPES', 'ExportError', 'iter_export', 'inspect_export', 'format_inspect', 'scrub_text',
-           'normalise', 'session_samples', 'prepare', 'render_saiga', 'render_alpaca', 'alpaca_prompt', 'to_dataset']
+           'normalise', 'session_samples', 'prepare', 'render_saiga', 'render_alpaca', 'alpaca_prompt', 'to_dataset',
+           'plot_stats']
 
 # %% ../nbs/01_export.ipynb #f730e13d
 class ExportError(ValueError):
@@ -583,3 +584,38 @@ def to_dataset(
         if not p.is_file(): raise FileNotFoundError(f"{p}: missing — run `prepare` (or `llmclone prepare`) first.")
         with open(p, encoding='utf-8') as f: return Dataset.from_list([json.loads(l) for l in f])
     return DatasetDict(train=load('train'), validation=load('validation'))
+
+# %% ../nbs/01_export.ipynb #7f247907
+def plot_stats(
+    stats:dict,  # what `prepare` returned (or `stats.json`)
+    top:int=5,   # chats shown in the activity panel
+):
+    "Four panels: messages per month for the top chats, message lengths (you vs others), top chats, session lengths."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(2, 2, figsize=(12, 7))
+    a = ax[0, 0]
+    months = sorted({m for c in stats['activity'].values() for m in c})
+    for chat in list(stats['activity'])[:top]:
+        a.plot(range(len(months)), [stats['activity'][chat].get(m, 0) for m in months], marker='.', label=chat)
+    step = max(1, len(months) // 8)
+    a.set_xticks(range(0, len(months), step), months[::step], rotation=30, fontsize=8)
+    a.set(title='Messages per month', ylabel='messages'); a.legend(fontsize=8)
+    a = ax[0, 1]
+    edges = stats['lengths']['bucket_edges']; x = list(range(len(edges)))
+    for k, off in (('owner', -0.2), ('others', 0.2)):
+        c = stats['lengths'][k]; tot = max(1, sum(c))
+        a.bar([i + off for i in x], [v / tot for v in c], width=0.4, label='you' if k == 'owner' else 'others')
+    a.set_xticks(x[::2], [f'<{2*e if e else 1}' for e in edges][::2], fontsize=8)
+    a.set(title='Message length (characters)', ylabel='share of messages'); a.legend()
+    a = ax[1, 0]
+    tc = stats['top_chats'][:10][::-1]
+    a.barh([f"{c['chat']} ({c['type']})" for c in tc], [c['messages'] - c['owner'] for c in tc], label='others')
+    a.barh([f"{c['chat']} ({c['type']})" for c in tc], [c['owner'] for c in tc], left=[c['messages'] - c['owner'] for c in tc], label='you')
+    a.set(title='Top chats (messages kept)'); a.legend(fontsize=8); a.tick_params(axis='y', labelsize=8)
+    a = ax[1, 1]
+    sm = stats['session_messages']; last = max([i for i, v in enumerate(sm) if v] + [1])
+    a.bar(range(last + 1), sm[:last + 1])
+    a.set_xticks(range(last + 1), [f'<{2**i}' for i in range(last + 1)], fontsize=8)
+    a.set(title='Messages per session', ylabel='sessions')
+    fig.tight_layout()
+    return fig
