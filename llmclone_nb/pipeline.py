@@ -7,7 +7,7 @@ from pathlib import Path
 from .presets import get_preset, find_export, sample_export_path, output_root, write_json, Preset
 
 # %% auto #0
-__all__ = ['run', 'demo']
+__all__ = ['KAGGLE_TITLES', 'run', 'demo', 'kaggle_kernels', 'push_kaggle']
 
 # %% ../nbs/90_pipeline.ipynb #9f972071
 def _stage(name:str, done:bool, fn, log:dict, verbose:bool=True):
@@ -76,3 +76,36 @@ def demo(
 )->dict:
     "The whole pipeline on the bundled sample export."
     return run(sample_export_path(), out, preset=preset, max_steps=max_steps, verbose=verbose)
+
+# %% ../nbs/90_pipeline.ipynb #0fceab94
+KAGGLE_TITLES = {'00_presets': 'llmclone 0 presets', '00_models': 'llmclone 0 models', '01_export': 'llmclone 1 export parsing',
+    '02_swa': 'llmclone 2 sliding window attention', '03_qlora': 'llmclone 3 qlora', '04_train': 'llmclone 4 training',
+    '05_gguf': 'llmclone 5 gguf conversion', '90_pipeline': 'llmclone end to end'}
+
+def _slug(title:str)->str: return '-'.join(title.lower().split())
+
+def kaggle_kernels(
+    nbs:str|os.PathLike='nbs',          # the notebooks folder
+    out:str|os.PathLike='kaggle',       # where the kernel folders go
+    user:str='YOUR_KAGGLE_USERNAME',    # your Kaggle username (kernel ids are user/slug)
+    dataset:str='telegram-export',      # slug of your private dataset holding result.json
+)->list:
+    "Write one Kaggle kernel folder (kernel-metadata.json) per chapter notebook; return the folders."
+    nbs, out = Path(nbs), Path(out); res = []
+    for stem, title in KAGGLE_TITLES.items():
+        nb = nbs/f'{stem}.ipynb'
+        if not nb.exists(): continue
+        d = out/_slug(title); d.mkdir(parents=True, exist_ok=True)
+        meta = {'id': f'{user}/{_slug(title)}', 'title': title, 'code_file': os.path.relpath(nb, d),
+                'language': 'python', 'kernel_type': 'notebook', 'is_private': True, 'enable_gpu': True,
+                'enable_tpu': False, 'enable_internet': True, 'keywords': ['llm', 'qlora', 'telegram'],
+                'dataset_sources': [f'{user}/{dataset}'], 'kernel_sources': [], 'competition_sources': [], 'model_sources': []}
+        write_json(d/'kernel-metadata.json', meta)
+        res.append(d)
+    return res
+
+def push_kaggle(out:str|os.PathLike='kaggle', **kwargs):
+    "Regenerate the kernels with your username and push each with the `kaggle` CLI (needs ~/.kaggle/kaggle.json)."
+    import subprocess, shutil
+    if not shutil.which('kaggle'): raise FileNotFoundError("The kaggle CLI is not installed: `pip install kaggle`, then put your API token in ~/.kaggle/kaggle.json.")
+    for d in kaggle_kernels(out=out, **kwargs): subprocess.run(['kaggle', 'kernels', 'push', '-p', str(d)], check=True)

@@ -1,0 +1,38 @@
+"Every generated Kaggle kernel is valid and matches the notebooks (regenerating changes nothing)."
+import json, re, tempfile, filecmp
+from pathlib import Path
+from llmclone_nb.pipeline import kaggle_kernels, KAGGLE_TITLES, _slug
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRED = {'id', 'title', 'code_file', 'language', 'kernel_type', 'is_private', 'enable_gpu', 'enable_internet', 'dataset_sources'}
+
+def metas(): return sorted((ROOT/'kaggle').glob('*/kernel-metadata.json'))
+
+def test_every_chapter_has_a_kernel():
+    names = {json.loads(m.read_text())['code_file'].split('/')[-1] for m in metas()}
+    assert names == {f'{s}.ipynb' for s in KAGGLE_TITLES}
+
+def test_metadata_valid():
+    ids = []
+    for m in metas():
+        d = json.loads(m.read_text())
+        assert REQUIRED <= d.keys(), (m, REQUIRED - d.keys())
+        assert (m.parent/d['code_file']).resolve().is_file(), f'{m}: code file {d["code_file"]} missing'
+        assert d['code_file'].endswith('.ipynb') and d['kernel_type'] == 'notebook' and d['language'] == 'python'
+        assert re.fullmatch(r'[A-Za-z0-9_-]+/[a-z0-9][a-z0-9-]{2,49}', d['id']), d['id']
+        assert 5 <= len(d['title']) <= 50 and _slug(d['title']) == d['id'].split('/')[1], 'Kaggle derives the slug from the title'
+        assert d['enable_gpu'] and d['enable_internet'] and d['dataset_sources']
+        ids.append(d['id'])
+    assert len(ids) == len(set(ids)) and ids
+
+def test_regenerating_changes_nothing():
+    with tempfile.TemporaryDirectory() as t:
+        out = Path(t)/'kaggle'
+        # generate from the same relative place so code_file paths agree
+        kaggle_kernels(ROOT/'nbs', out)
+        for m in metas():
+            new = json.loads((out/m.parent.name/'kernel-metadata.json').read_text())
+            old = json.loads(m.read_text())
+            assert (out/m.parent.name/new['code_file']).resolve() == (m.parent/old['code_file']).resolve()
+            new.pop('code_file'); old.pop('code_file')
+            assert new == old, f'{m.parent.name} drifted from the notebooks: rerun the pipeline notebook'
