@@ -7,7 +7,7 @@ import argparse, json, sys, os
 # %% auto #0
 __all__ = ['parser', 'main']
 
-# %% ../nbs/99_cli.ipynb #9e0f0838
+# %% ../nbs/99_cli.ipynb #d11b3475
 def _inspect(a):
     from llmclone_nb.export import inspect_export, format_inspect
     doc = inspect_export(a.export)
@@ -15,11 +15,12 @@ def _inspect(a):
 
 def _prepare(a):
     from llmclone_nb.export import prepare
-    opts = {k: v for k, v in dict(chat_types=a.chat_types, gap_hours=a.gap_hours, max_chars=a.max_chars,
-                                   validation_share=a.validation_share, progress=not a.quiet).items() if v is not None}
-    stats = prepare(a.export, a.out, me=a.me, **opts)
-    print(f"Wrote {a.out}/train.jsonl, validation.jsonl, stats.json: "
-          f"{stats.get('train_samples', '?')} train / {stats.get('validation_samples', '?')} validation samples")
+    opts = dict(chat_types=a.chat_types, groups=a.groups or None, max_chars=a.max_chars, val_fraction=a.validation_share,
+                split=a.split, session_gap=a.gap_hours*3600 if a.gap_hours else None, progress=False if a.quiet else None)
+    stats = prepare(a.export, a.out, me=a.me, **{k: v for k, v in opts.items() if v is not None})
+    n = stats['samples']
+    print(f"Wrote {a.out}/train.jsonl ({n['train']} samples), validation.jsonl ({n['validation']}), stats.json; "
+          f"scrubbed: {', '.join(f'{k} {v}' for k, v in stats['scrubbed'].items()) or 'nothing'}")
 
 def _train(a):
     from llmclone_nb.train import train
@@ -43,7 +44,7 @@ def _run(a):
     from llmclone_nb.pipeline import run
     run(a.export, a.out, me=a.me, preset=a.preset, max_steps=a.max_steps, gguf_type=a.type)
 
-# %% ../nbs/99_cli.ipynb #13cbd8b7
+# %% ../nbs/99_cli.ipynb #8524e6d0
 def parser()->argparse.ArgumentParser:
     "The `llmclone` argument parser."
     p = argparse.ArgumentParser(prog='llmclone', description='From your Telegram export to a local model that talks like you.')
@@ -55,9 +56,11 @@ def parser()->argparse.ArgumentParser:
     s.add_argument('export'); s.add_argument('--out', required=True, help='output folder')
     s.add_argument('--me', help="the owner's name or id (needed for single-chat exports)")
     s.add_argument('--chat-types', nargs='+', help='chat types to include (default: personal_chat)')
-    s.add_argument('--gap-hours', type=float, help='a longer silence starts a new session')
-    s.add_argument('--max-chars', type=int, help='context budget per sample in characters')
-    s.add_argument('--validation-share', type=float, help='share of sessions held out')
+    s.add_argument('--groups', action='store_true', help='also include group chats (other speakers kept apart)')
+    s.add_argument('--gap-hours', type=float, help='a longer silence starts a new session (default: 6)')
+    s.add_argument('--max-chars', type=int, help='context + reply budget per sample in characters (default: 3000)')
+    s.add_argument('--validation-share', type=float, help='share of sessions held out (default: 0.1)')
+    s.add_argument('--split', choices=['session', 'time'], help='hold out random sessions or the latest ones')
     s.add_argument('--quiet', action='store_true', help='no progress bar'); s.set_defaults(fn=_prepare)
     s = sub.add_parser('train', help='train the LoRA adapter on your replies (chapter 4)')
     s.add_argument('dataset_dir'); s.add_argument('--out', required=True)
