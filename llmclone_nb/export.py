@@ -368,7 +368,7 @@ def session_samples(
         out.append(msgs)
     return out
 
-# %% ../nbs/01_export.ipynb #e1c5e29a
+# %% ../nbs/01_export.ipynb #612197c2
 SYSTEM_PROMPT = ("You are chatting in Telegram as yourself. Reply to the last message the way you usually write: "
                  "your language, tone and length. In group chats other people's messages start with their label.")
 GROUP_TYPES = ('private_group', 'private_supergroup', 'public_supergroup')
@@ -385,6 +385,8 @@ def _script(s:str)->str:
     if re.search('[а-яёА-ЯЁ]', s): return 'cyrillic'
     if re.search('[A-Za-z]', s): return 'latin'
     return 'other'
+
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 def _hist(n:int)->int: return min(n.bit_length(), 15)  # bucket k holds lengths in [2**(k-1), 2**k)
 
@@ -444,12 +446,12 @@ def prepare(
             si = len(sess_time); sess_time.append(state['start'])
             meta_base = {'chat': chat['label'], 'chat_type': chat['type'], 'session': f"{chat['index']}-{state['sess_no']}"}
             for msgs, ts in zip(samples, reply_times):
-                body = json.dumps([{'role': 'system', 'content': system_prompt}] + msgs, ensure_ascii=False)
+                body = _dumps([{'role': 'system', 'content': system_prompt}] + msgs)
                 h = hashlib.blake2b(body.encode(), digest_size=8).digest()
                 if h in seen: n_dup += 1; continue
                 seen.add(h)
                 meta = dict(meta_base, time=ts, script=_script(msgs[-1]['content']), turns=len(msgs))
-                cand.write(f'{{"messages": {body}, "meta": {json.dumps(meta, ensure_ascii=False)}}}\n')
+                cand.write(f'{{"messages": {body}, "meta": {_dumps(meta)}}}\n')
                 sess_of_line.append(si); n_cand += 1
         state.update(turns=[], n=0, sess_no=state['sess_no'] + 1)
 
