@@ -82,7 +82,7 @@ def parser()->argparse.ArgumentParser:
     s.add_argument('--max-steps', type=int); s.add_argument('--type', default='q8_0'); s.set_defaults(fn=_run)
     return p
 
-# %% ../nbs/99_cli.ipynb #bd81b74f
+# %% ../nbs/99_cli.ipynb #c0dacc71
 def _user_errors()->tuple:
     errs = [FileNotFoundError, NotADirectoryError]
     from llmclone_nb.presets import GatedModelError
@@ -103,4 +103,6 @@ def main(argv:list|None=None)->int:
     except KeyboardInterrupt:
         print(f"llmclone {a.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `llmclone inspect --json | head`: the reader left, that's fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
