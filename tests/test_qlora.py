@@ -62,3 +62,31 @@ def test_guard_unpacks_already_repacked_layers(tiny_dir):
     x = torch.randn(3, lin[0].in_features, requires_grad=True)
     lin[0].train()(x).sum().backward()
     assert x.grad is not None and x.grad.abs().sum()>0
+
+
+def _footprint_of_layers(n_layers:int, tmp:Path)->dict:
+    "Save a Mistral-7B-shaped model with `n_layers` random decoder layers (fp16) and measure its 4-bit footprint."
+    from transformers import MistralConfig, AutoModelForCausalLM
+    from llmclone_nb.qlora import footprint_4bit
+    cfg = MistralConfig(vocab_size=32768, num_hidden_layers=n_layers)
+    torch.manual_seed(0)
+    m = AutoModelForCausalLM.from_config(cfg, dtype=torch.float16)
+    d = tmp/f'mistral7b-shaped-{n_layers}'
+    m.save_pretrained(d); del m
+    out = footprint_4bit(str(d), 'float16', double_quant=True)
+    shutil.rmtree(d)
+    return out
+
+
+def test_weight_term_equals_footprint_of_7b_shaped_model(tmp_path):
+    "Mistral-7B's shape with 1 and 2 layers: exact per-layer and embedding terms, extrapolated to 32 layers."
+    from transformers import MistralConfig
+    from llmclone_nb.qlora import estimate_memory
+    f1, f2 = _footprint_of_layers(1, tmp_path), _footprint_of_layers(2, tmp_path)
+    for n, f in ((1, f1), (2, f2)):
+        e = estimate_memory(MistralConfig(vocab_size=32768, num_hidden_layers=n), 't4')
+        assert (e['weights'], e['quant_constants']) == (f['weights'], f['quant_constants'])
+    full = estimate_memory(MistralConfig(vocab_size=32768), 't4')
+    for k in ('weights', 'quant_constants'):
+        assert full[k] == f1[k] + 31*(f2[k] - f1[k])
+    assert 4.0e9 < full['weights'] + full['quant_constants'] < 4.3e9
