@@ -18,6 +18,22 @@ OUT = ROOT/'_docs_check'
 # Pages that must show at least this many figures (plots are part of what the chapter teaches).
 MIN_FIGURES = {'01_export': 1, '02_swa': 1, '03_qlora': 1, '04_train': 1}
 
+def _mixed_import_cells()->list:
+    "Cells nbdev's docs processing would execute out of context: not exported, with an import and other statements."
+    import ast
+    out = []
+    for nbp in sorted((ROOT/'nbs').glob('*.ipynb')):
+        for i, c in enumerate(json.loads(nbp.read_text(encoding='utf-8'))['cells']):
+            src = ''.join(c['source'])
+            if c['cell_type']!='code' or re.search(r'^#\|\s*(export|exports|exporti)\b', src, re.M): continue
+            try: tree = ast.parse('\n'.join(l for l in src.splitlines() if not l.lstrip().startswith(('%', '!'))))
+            except SyntaxError: continue
+            if not any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(tree)): continue
+            if any(not isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.If)) for n in tree.body):
+                out.append(f"{nbp.name} cell {i}: imports mixed with other code ({src.splitlines()[0][:60]!r}); "
+                           "nbdev's docs processing runs every cell with an import: move the imports to a cell of their own")
+    return out
+
 def process():
     "Run nbdev's docs preprocessing into _proc/ and return that folder."
     from nbdev.serve import proc_nbs
@@ -100,6 +116,8 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--screenshot', default='01_export', help='page to screenshot ("" to skip)')
     a = ap.parse_args()
+    problems = _mixed_import_cells()
+    if problems: print('Docs check FAILED:\n  ' + '\n  '.join(problems)); sys.exit(1)
     problems = render(process())
     if a.screenshot: problems += screenshot(a.screenshot)
     if problems:
