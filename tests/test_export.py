@@ -145,3 +145,46 @@ def test_sessions_split_and_dedup(tmp_path):
     assert all(r['meta']['session'].split('-')[0] == r['meta']['chat'].split()[-1] for f in rows for r in rows[f])
     times = {f: sorted(r['meta']['time'] for r in rows[f]) for f in rows}  # split='time': validation is the latest
     assert times['validation'][0] > times['train'][len(times['train']) // 2]
+
+def _pairs(path, fast):
+    from llmclone_nb.export import _Stream
+    st = _Stream(path, fast=fast)
+    pairs = [(c['index'], c['section'], c['name'], c['type'], c['id'], m['id'] if type(m) is dict else m) for c, m in st]
+    return pairs, [dict(c) for c in st.chats], st.shape, st.owner_id, st.fell_back
+
+@pytest.mark.parametrize('path', REAL_FILES + [sample_export_path(), sample_chat_path()], ids=lambda p: p.parent.name + '/' + p.name)
+def test_fast_path_matches_event_router(path):
+    "The C `items` fast path hands out exactly the router's (chat, message) pairs, chats, shape and owner."
+    fast, slow = _pairs(path, True), _pairs(path, False)
+    assert fast[4] is None, fast[4]  # Telegram's own files never need the fall-back
+    assert fast[:4] == slow[:4]
+
+def test_fast_path_odd_files(tmp_path, monkeypatch):
+    "Other key orders, compact JSON, a chat header inside a text, left_chats first: same pairs, falling back when unsure."
+    raw = json.loads(sample_export_path().read_text(encoding='utf-8'))
+    cases = {}
+    r = json.loads(json.dumps(raw)); c = r['chats']['list'][3]
+    r['chats']['list'][3] = {'messages': c['messages'], **{k: v for k, v in c.items() if k != 'messages'}}
+    cases['reordered'] = (json.dumps(r, ensure_ascii=False, indent=1), 'name, type and id')
+    cases['compact'] = (json.dumps(raw, ensure_ascii=False, separators=(',', ':')), None)
+    r = json.loads(json.dumps(raw))
+    r['chats']['list'][1]['messages'][0]['text'] = '{"name": "x", "type": "personal_chat", "id": 5, "messages": []}'
+    cases['fake_header_in_text'] = (json.dumps(r, ensure_ascii=False, indent=1), None)
+    r = {k: raw[k] for k in raw if k not in ('chats', 'left_chats')}; r['left_chats'] = raw['left_chats']; r['chats'] = raw['chats']
+    cases['left_chats_first'] = (json.dumps(r, ensure_ascii=False, indent=1), None)
+    r = json.loads(json.dumps(raw)); r['chats']['list'][2]['id'] = str(r['chats']['list'][2]['id'])
+    cases['string_chat_id'] = (json.dumps(r, ensure_ascii=False, indent=1), 'name, type and id')
+    for name, (text, why) in cases.items():
+        p = tmp_path/f'{name}.json'; p.write_text(text, encoding='utf-8')
+        fast, slow = _pairs(p, True), _pairs(p, False)
+        assert fast[:4] == slow[:4], name
+        assert (fast[4] is None) if why is None else (why in fast[4]), (name, fast[4])
+        assert sum(c['section'] == 'left_chats' for c in fast[1]) == 1, name
+    # and prepare writes the same files whichever path read the export (here: fast, falling back mid-file, vs router only)
+    import functools, llmclone_nb.export as E
+    p = tmp_path/'reordered.json'
+    a = prepare(p, tmp_path/'a', groups=True)
+    monkeypatch.setattr(E._Stream, '__init__', functools.partialmethod(E._Stream.__init__, fast=False))
+    b = prepare(p, tmp_path/'b', groups=True)
+    for f in ('train.jsonl', 'validation.jsonl'): assert (tmp_path/'a'/f).read_bytes() == (tmp_path/'b'/f).read_bytes()
+    assert {k: v for k, v in a.items() if k != 'created'} == {k: v for k, v in b.items() if k != 'created'}
