@@ -26,7 +26,7 @@ __all__ = ['SYSTEM_PROMPT', 'GROUP_TYPES', 'ExportError', 'iter_export', 'inspec
 class ExportError(ValueError):
     "A Telegram export that cannot be used: the message names the file, the problem and what to do."
 
-# %% ../nbs/01_export.ipynb #984101ea
+# %% ../nbs/01_export.ipynb #f9748f5c
 class _Counting:
     "A binary file that counts bytes read (for error offsets) and feeds an optional progress bar."
     def __init__(self, f, bar=None, start=0): self.f, self.pos, self.bar, self.start = f, start, bar, start
@@ -77,7 +77,7 @@ class _Segments:
     """A file for ijson's C `items`: every read ends at the latest at a chat's `"messages":` key, so a message that
     `items` hands out belongs to the chat whose key came last before the read that produced it (`.chat`)."""
     def __init__(self, cf, block:int=1<<20):
-        self.cf, self.block, self.buf, self.pos, self.scan, self.bound, self.eof = cf, block, b'', 0, 0, None, False
+        self.cf, self.block, self.buf, self.pos, self.scan, self.bound, self.eof = cf, block, bytearray(), 0, 0, None, False
         self.chat = self.next_chat = None; self.chats, self.section, self.shape, self.skip, self.root = [], 'chats', None, None, None
 
     def _more(self)->bool:
@@ -85,7 +85,7 @@ class _Segments:
         b = self.cf.read(self.block)
         if not b: self.eof = True; return False
         cut = max(0, self.pos - 4096)  # keep a little of what was handed out: a chat header is looked for backwards
-        self.buf = self.buf[cut:] + b; self.pos -= cut; self.scan -= cut
+        del self.buf[:cut]; self.buf += b; self.pos -= cut; self.scan -= cut
         if self.bound is not None: self.bound -= cut
         return True
 
@@ -106,7 +106,7 @@ class _Segments:
                 if _SECTION.match(self.buf, m.end()):  # the chats / left_chats section of a whole-account export
                     self.section = m[1].decode()
                     if m[1] == b'left_chats':  # same length, so that ijson sees one prefix and byte offsets stay right
-                        self.buf = self.buf[:m.start()] + b'"chats"     ' + self.buf[m.end():]
+                        self.buf[m.start():m.end()] = b'"chats"     '
                 self.scan = m.end(); continue
             self._header(m.start()); self.bound = self.scan = k.end()
 
@@ -122,13 +122,18 @@ class _Segments:
             except (ValueError, UnicodeError): raise _Fallback('a chat name that is not clean UTF-8') from None
         chat = {'index': len(self.chats)+1, 'section': self.section, 'name': name, 'type': h['type'].decode(), 'id': int(h['id'])}
         self.chats.append(chat)
+        self._decide(chat, at)
+
+    def _decide(self, chat:dict, at:int):
+        "A chat we skip keeps its bytes, but its key is renamed (same length), so that `items` does not build its messages."
         self.next_chat = None if self.skip is not None and self.skip(chat) else chat
+        if self.next_chat is None: self.buf[at:at+10] = b'"skipped_"'
 
     def head(self)->bytes:
         "The bytes before the first chat's `messages` key (kept for `read` too); _Fallback if there is none early on."
         while self.bound is None and not self.eof and len(self.buf) < 64 * 2**20: self._find(len(self.buf) + self.block)
         if self.bound is None: raise _Fallback('no chat header in the first 64 MB')
-        return self.buf[:self.first_key]
+        return bytes(self.buf[:self.first_key])
 
     def start(self, shape:str, skip):
         "Once the head says what the file is: check where the first chat is, decide whether it is read."
@@ -136,7 +141,7 @@ class _Segments:
         if (shape == 'chat') != (self.first_at == root): raise _Fallback('the first chat header is not where the shape says')
         self.shape, self.skip, chat = shape, skip, self.chats[0]
         if shape == 'chat': chat['section'] = 'chat'
-        self.next_chat = None if skip is not None and skip(chat) else chat
+        self._decide(chat, self.first_key)
 
     def read(self, n:int=-1)->bytes:
         self.chat = self.next_chat  # `items` has handed out every message of the bytes read before
@@ -144,7 +149,7 @@ class _Segments:
         self._find(self.pos + n)
         end = min(self.pos + n, self.bound if self.bound is not None else self.scan)
         if self.bound is not None and end == self.bound: self.bound = None
-        b = self.buf[self.pos:end]; self.pos = end
+        b = bytes(self.buf[self.pos:end]); self.pos = end
         return b
 
 def _parse_head(head:bytes)->tuple:
