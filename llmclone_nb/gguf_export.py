@@ -105,7 +105,7 @@ def make_demo_adapter(
             note='random stand-in for a trained adapter'), indent=2))
     return Path(out_dir)
 
-# %% ../nbs/05_gguf.ipynb #6dbb7902
+# %% ../nbs/05_gguf.ipynb #f46d83a5
 _LORA_KEY = re.compile(r'^(?:base_model\.model\.)?(?P<mod>.+?)\.lora_(?P<ab>A|B|embedding_A|embedding_B)(?:\.default)?(?:\.weight)?$')
 
 def lora_factors(adapter_dir:str|os.PathLike)->dict:
@@ -121,7 +121,8 @@ def lora_factors(adapter_dir:str|os.PathLike)->dict:
     for k, t in sd.items():
         m = _LORA_KEY.match(k)
         if m: parts.setdefault(m['mod'], {})[m['ab']] = t.float()
-        else: full[re.sub(r'^base_model\.model\.', '', k).replace('.modules_to_save.default', '')] = t
+        else:  # whole tensors: `modules_to_save`, or embeddings peft saved beside their LoRA (`.base_layer`)
+            full[re.sub(r'^base_model\.model\.', '', k).replace('.modules_to_save.default', '').replace('.base_layer', '')] = t
     out = {}
     for mod, p in parts.items():
         emb = 'embedding_A' in p
@@ -196,7 +197,7 @@ def permute_qk(w:np.ndarray, n_head:int)->np.ndarray:
     "Reorder Q or K rows from HF's rotate-half RoPE layout to llama.cpp's interleaved one (per head: 0,d/2,1,d/2+1,...)."
     return w.reshape(n_head, 2, w.shape[0]//n_head//2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
-# %% ../nbs/05_gguf.ipynb #62aac41b
+# %% ../nbs/05_gguf.ipynb #fbe35dd6
 NATIVE_TYPES = ('f32', 'f16', 'bf16', 'q8_0', 'q4_0')   # written by gguf's numpy code
 
 KQUANT_TYPES = ('q4_k_m', 'q5_k_m', 'q6_k')             # quantised by llama.cpp (through llama-cpp-python)
@@ -227,6 +228,9 @@ def encode_tensor(w:np.ndarray, qtype)->np.ndarray:
     T = gguf.GGMLQuantizationType
     if qtype==T.F32: return w.astype(np.float32)
     if qtype==T.F16: return w.astype(np.float16)
+    if qtype==T.BF16:  # same round-to-nearest-even bits as gguf's numpy BF16, faster
+        import torch
+        return torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint8).reshape(*w.shape[:-1], -1)
     return gguf.quants.quantize(w.astype(np.float32), qtype)
 
 def _nbytes(shape, qtype)->int:
@@ -234,7 +238,7 @@ def _nbytes(shape, qtype)->int:
     bs, ts = gguf.GGML_QUANT_SIZES[qtype]
     return int(np.prod(shape))//bs*ts
 
-# %% ../nbs/05_gguf.ipynb #b71c353c
+# %% ../nbs/05_gguf.ipynb #71fb6a45
 def _load_tok(d:Path):
     from transformers import AutoTokenizer
     return AutoTokenizer.from_pretrained(d)
@@ -262,8 +266,9 @@ def vocab_tokens(d:Path, tok, n_vocab:int, pre:str|None=None)->dict:
         proto = pb.ModelProto(); proto.ParseFromString((d/'tokenizer.model').read_bytes())
         for i, p in enumerate(proto.pieces[:n_vocab]):
             tokens[i], scores[i], types[i] = p.piece, p.score, int(p.type)  # SentencePiece and GGUF number token types alike
-        for i, t in added.items():  # tokens the HF tokenizer adds or marks special take precedence, as in llama.cpp
-            if i < n_vocab: tokens[i], scores[i], types[i] = t.content, -1000.0, TT.CONTROL if t.special else TT.USER_DEFINED
+        tc = json.loads((d/'tokenizer_config.json').read_text()) if (d/'tokenizer_config.json').exists() else {}
+        for i, t in (tc.get('added_tokens_decoder') or {}).items():  # tokens added on top of the SentencePiece model
+            if int(i) < n_vocab: tokens[int(i)], scores[int(i)], types[int(i)] = t['content'], -1000.0, TT.CONTROL if t.get('special') else TT.USER_DEFINED
         return dict(model='llama', pre='default', tokens=tokens, types=[int(t) for t in types], scores=scores,
                     add_space_prefix=bool(proto.normalizer_spec.add_dummy_prefix), merges=None)
     tj = json.loads((d/'tokenizer.json').read_text(encoding='utf-8'))
@@ -291,7 +296,7 @@ def special_tokens(d:Path, tok, n_vocab:int, chat_template:str|None=None):
     sv.chat_template = chat_template or tok.chat_template or sv.chat_template
     return sv
 
-# %% ../nbs/05_gguf.ipynb #09827eb6
+# %% ../nbs/05_gguf.ipynb #e42edf7f
 def _cfg(d:Path)->dict:
     cfg = json.loads((d/'config.json').read_text())
     arch = (cfg.get('architectures') or ['?'])[0]
@@ -373,6 +378,7 @@ def write_gguf(
         w = gguf.GGUFWriter(tmp, 'llama')
         gguf_metadata(w, cfg, vocab, sv, type, name=base.name+('-llmclone' if adapter else ''))
         for n, g, shape, q in plan: w.add_tensor_info(g, shape, np.dtype(np.float32), _nbytes(shape, q), raw_dtype=q)
+        w.add_size_label(gguf.size_label(*w.get_total_parameter_count()))
         w.write_header_to_file(); w.write_kv_data_to_file(); w.write_ti_data_to_file()
         todo = {n: (g, q) for n, g, _, q in plan}
         for n, t in iter_merged(base, adapter):
@@ -386,7 +392,7 @@ def write_gguf(
     if bar: bar.close()
     return Path(out_file)
 
-# %% ../nbs/05_gguf.ipynb #613609a9
+# %% ../nbs/05_gguf.ipynb #a82f817b
 def load_reference(
     src:str|os.PathLike, # an adapter folder (base + adapter, merged by peft) or a plain HF checkpoint folder
     dtype:str|None=None, # 'float32' on CPU (default), the preset's dtype on a GPU
@@ -429,6 +435,8 @@ def held_out_texts(
 TOKENIZER_PROBES = ["Hello world", "Привет! Как дела?  Давно не виделись…", "3 33 333 3333 3.14 1,000,000", "  leading spaces\tand\ttabs\n\nnew lines",
                     "emoji 🚀🦙 ok", "короче, ну такое )) lol tbh", "I've been 'told' he's there — 'RE you sure?", "<think>тег</think> [INST] x [/INST]"]
 
+_HF_LOGITS = {}
+
 def _llama(gguf_file, n_ctx=1024, **kw):
     from llama_cpp import Llama
     return Llama(str(gguf_file), n_ctx=n_ctx, logits_all=True, verbose=False, n_threads=os.cpu_count(), seed=0, **kw)
@@ -447,11 +455,15 @@ def verify_gguf(
     # plain strings with the add-BOS/EOS flags; chat texts as the template rendered them (it writes BOS itself)
     bad = [s for s in TOKENIZER_PROBES if tok(s).input_ids!=llm.tokenize(s.encode(), add_bos=True, special=True)]
     bad += [s for s in texts if tok(s, add_special_tokens=False).input_ids!=llm.tokenize(s.encode(), add_bos=False, special=True)]
+    key = (id(model), tuple(texts), max_tokens)
+    if key not in _HF_LOGITS:  # the HF side is the same for every file: compute it once per model and texts
+        _HF_LOGITS.clear(); _HF_LOGITS[key] = []
+        for s in texts:
+            ids = tok(s, add_special_tokens=False).input_ids[:max_tokens]
+            with torch.no_grad(): _HF_LOGITS[key].append((ids, model(torch.tensor([ids], device=model.device)).logits[0].float().cpu().numpy()))
     agree = n = 0; err_max = err_sum = nll_g = nll_h = 0.0; n_nll = 0
-    for s in texts:
-        ids = tok(s, add_special_tokens=False).input_ids[:max_tokens]
+    for ids, h in _HF_LOGITS[key]:
         llm.reset(); llm.eval(ids); g = np.array(llm.scores[:len(ids)], dtype=np.float32)
-        with torch.no_grad(): h = model(torch.tensor([ids], device=model.device)).logits[0].float().cpu().numpy()
         agree += int((g.argmax(-1)==h.argmax(-1)).sum()); n += len(ids)
         d = np.abs(g-h); err_max = max(err_max, float(d.max())); err_sum += float(d.mean())*len(ids)
         for x, acc in ((g, 'g'), (h, 'h')):

@@ -1,0 +1,108 @@
+"Slower and edge-case checks of chapter 5's GGUF export, on tiny random models (seconds each)."
+import json, math
+from pathlib import Path
+import numpy as np, pytest, torch
+
+pytest.importorskip('gguf'); pytest.importorskip('llama_cpp'); pytest.importorskip('peft')
+import gguf
+from llmclone_nb.gguf_export import (st_header, st_read, base_shards, lora_factors, iter_merged, merge_to_hf, write_gguf,
+                                     verify_gguf, make_demo_adapter, export_gguf, read_adapter, _llama)
+from llmclone_nb.models import tiny_llama, tiny_mistral, save_tiny
+
+
+def _logits(model, tok, text="Привет, как дела? 123"):
+    ids = tok(text, return_tensors='pt').input_ids
+    with torch.no_grad(): return model(ids).logits
+
+
+def test_st_read_dtypes(tmp_path):
+    from safetensors.torch import save_file
+    ts = {'a': torch.randn(3, 5).to(torch.bfloat16), 'b': torch.randn(4).half(), 'c': torch.randn(2, 2)}
+    save_file(ts, tmp_path/'x.safetensors')
+    h = st_header(tmp_path/'x.safetensors')
+    with open(tmp_path/'x.safetensors', 'rb') as f:
+        for k, t in ts.items(): assert torch.equal(st_read(f, h[k]), t.float()), k
+
+
+def _peft_adapter(tmp_path, model, tok, **cfg):
+    "A real peft adapter (random B) on `model`, saved with llmclone.json, plus the peft model's logits."
+    from peft import LoraConfig, get_peft_model
+    base = save_tiny(model, tok, tmp_path/'base')
+    pm = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, **cfg))
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for n, p in pm.named_parameters():
+            if 'lora_B' in n or 'lora_embedding_B' in n: p.normal_(0, 0.05)
+    pm.eval().save_pretrained(tmp_path/'adapter')
+    (tmp_path/'adapter'/'llmclone.json').write_text(json.dumps({'base_model': str(base)}))
+    return base, tmp_path/'adapter', _logits(pm, tok)
+
+
+def test_merge_rslora_embedding_sharded(tmp_path):
+    "rsLoRA scaling, LoRA on the embedding, and a sharded base checkpoint all merge exactly."
+    from transformers import AutoModelForCausalLM
+    m, t = tiny_llama()
+    m.save_pretrained(tmp_path/'sharded', max_shard_size='100KB'); t.save_pretrained(tmp_path/'sharded')
+    assert len(base_shards(tmp_path/'sharded')) > 1
+    base, ad, want = _peft_adapter(tmp_path, m, t, target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'down_proj', 'embed_tokens'],
+                                   use_rslora=True, alpha_pattern={'down_proj': 2})
+    f = lora_factors(ad)
+    assert any(k=='embedding' for *_, k in f['lora'].values())
+    assert math.isclose(f['lora']['model.layers.0.mlp.down_proj.weight'][2], 2/math.sqrt(4))
+    out = merge_to_hf(ad, tmp_path/'merged')
+    got = _logits(AutoModelForCausalLM.from_pretrained(out), t)
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    # the sharded copy of the base merges the same, shard by shard
+    names = [n for n, _ in iter_merged(tmp_path/'sharded', f)]
+    assert sorted(names) == sorted(st_header(base/'model.safetensors'))
+
+
+def test_gqa_llama_f16_and_sliding_window(tmp_path):
+    "Q/K permutation with grouped-query attention (4 heads, 2 KV heads); Mistral's window caps the GGUF context."
+    m, t = tiny_llama(num_attention_heads=8, num_key_value_heads=2)
+    base = save_tiny(m, t, tmp_path/'llama')
+    ad = make_demo_adapter(base, tmp_path/'ad', std=0.05)
+    g = write_gguf(ad, tmp_path/'l.gguf', 'f16')
+    r = verify_gguf(g, ad, texts=["<s>[INST] привет [/INST]ну привет)</s>", "<s>[INST] see you at 18:30? [/INST]ok</s>"])
+    assert r['top1'] >= 0.99 and r['max_abs_err'] < 0.05, r
+    mm, tt = tiny_mistral(sliding_window=16)
+    g2 = write_gguf(save_tiny(mm, tt, tmp_path/'mistral'), tmp_path/'m.gguf', 'q8_0')
+    assert gguf.GGUFReader(g2).get_field('llama.context_length').contents() == 16
+
+
+def test_llmclone_chat_template_wins(tmp_path):
+    m, t = tiny_llama()
+    base = save_tiny(m, t, tmp_path/'base')
+    ad = make_demo_adapter(base, tmp_path/'ad')
+    meta = json.loads((ad/'llmclone.json').read_text()); meta['chat_template'] = '{% for m in messages %}{{ m.content }}{% endfor %}'
+    (ad/'llmclone.json').write_text(json.dumps(meta))
+    g = write_gguf(ad, tmp_path/'x.gguf', 'q8_0')
+    assert gguf.GGUFReader(g).get_field('tokenizer.chat_template').contents() == meta['chat_template']
+
+
+def test_errors_speak(tmp_path):
+    with pytest.raises(FileNotFoundError, match='adapter_config.json'): read_adapter(tmp_path)
+    m, t = tiny_llama()
+    base = save_tiny(m, t, tmp_path/'base')
+    ad = make_demo_adapter(base, tmp_path/'ad')
+    cfg = json.loads((ad/'adapter_config.json').read_text())
+    (ad/'adapter_config.json').write_text(json.dumps({**cfg, 'use_dora': True}))
+    with pytest.raises(NotImplementedError, match='DoRA'): write_gguf(ad, tmp_path/'x.gguf')
+    (ad/'adapter_config.json').write_text(json.dumps(cfg))
+    # an adapter for a bigger model than the base: tensors it changes do not exist
+    m3, t3 = tiny_llama(num_hidden_layers=3)
+    ad3 = make_demo_adapter(save_tiny(m3, t3, tmp_path/'base3'), tmp_path/'ad3', base_model=str(base))
+    with pytest.raises(KeyError, match='different base model'): write_gguf(ad3, tmp_path/'y.gguf')
+    assert not (tmp_path/'y.gguf').exists() and not list(tmp_path.glob('.y.gguf*'))
+    with pytest.raises(ValueError, match='choose one of'): export_gguf(ad, tmp_path/'z.gguf', 'q2_k')
+
+
+def test_smollm2_q8_0_export(tmp_path):
+    "The real small model end to end: q8_0 through `export_gguf`, tokenisation identical, high agreement."
+    from llmclone_nb.models import smollm2_path
+    ad = make_demo_adapter(smollm2_path(), tmp_path/'adapter')
+    out = export_gguf(ad, tmp_path/'clone-q8_0.gguf', 'q8_0')
+    v = out['verification']
+    assert v['tokens_identical'], v['token_mismatches']
+    assert v['top1'] > 0.95 and v['ppl'] < 1.2*v['ppl_hf'], v
+    assert (tmp_path/'Modelfile').exists()
