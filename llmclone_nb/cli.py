@@ -7,7 +7,7 @@ import argparse, json, sys, os
 # %% auto #0
 __all__ = ['parser', 'main']
 
-# %% ../nbs/99_cli.ipynb #d11b3475
+# %% ../nbs/99_cli.ipynb #2077cb2e
 def _inspect(a):
     from llmclone_nb.export import inspect_export, format_inspect
     doc = inspect_export(a.export)
@@ -42,9 +42,10 @@ def _demo(a):
 
 def _run(a):
     from llmclone_nb.pipeline import run
-    run(a.export, a.out, me=a.me, preset=a.preset, max_steps=a.max_steps, gguf_type=a.type)
+    run(a.export, a.out, me=a.me, preset=a.preset, max_steps=a.max_steps, gguf_type=a.type,
+        **({'save_steps': a.save_steps} if a.save_steps else {}))
 
-# %% ../nbs/99_cli.ipynb #8524e6d0
+# %% ../nbs/99_cli.ipynb #5ec536da
 def parser()->argparse.ArgumentParser:
     "The `llmclone` argument parser."
     p = argparse.ArgumentParser(prog='llmclone', description='From your Telegram export to a local model that talks like you.')
@@ -79,7 +80,9 @@ def parser()->argparse.ArgumentParser:
     s.set_defaults(fn=_demo)
     s = sub.add_parser('run', help='the whole pipeline on your export; run again to resume')
     s.add_argument('export'); s.add_argument('--out', required=True); s.add_argument('--me'); s.add_argument('--preset')
-    s.add_argument('--max-steps', type=int); s.add_argument('--type', default='q8_0'); s.set_defaults(fn=_run)
+    s.add_argument('--max-steps', type=int); s.add_argument('--save-steps', type=int, help='checkpoint every N steps')
+    s.add_argument('--type', default='q8_0', choices=['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k_m', 'q5_k_m', 'q6_k'])
+    s.set_defaults(fn=_run)
     return p
 
 # %% ../nbs/99_cli.ipynb #c0dacc71

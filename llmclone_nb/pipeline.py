@@ -27,7 +27,7 @@ def _held_out_prompts(data_dir:Path, n:int=3)->list:
     rows = [json.loads(l) for l in (Path(data_dir)/'validation.jsonl').read_text(encoding='utf-8').splitlines() if l.strip()]
     return [(r['messages'][:-1], r['messages'][-1]['content']) for r in rows[:n]]
 
-# %% ../nbs/90_pipeline.ipynb #7ba56e2c
+# %% ../nbs/90_pipeline.ipynb #d14a4328
 def run(
     export:str|os.PathLike|None=None, # Telegram export (default: `find_export()`)
     out:str|os.PathLike|None=None,    # output folder (default: `output_root()`)
@@ -37,6 +37,7 @@ def run(
     gguf_type:str='q8_0',             # GGUF output type
     n_replies:int=3,                  # held-out prompts to show replies for
     verbose:bool=True,                # print progress
+    **train_overrides,                # for `train` (Preset fields such as save_steps, learning_rate)
 )->dict:
     "Export → data/ → adapter/ → replies → GGUF → a llama.cpp reply; skips finished stages. Returns the summary."
     from llmclone_nb import export as ex, train as tr, gguf_export as gx
@@ -48,7 +49,7 @@ def run(
     _stage('prepare', (data/'stats.json').exists(), lambda: ex.prepare(export, data, me=me), log, verbose)
     summary['data'] = json.loads((data/'stats.json').read_text(encoding='utf-8'))
     tres = _stage('train', (adapter/'llmclone.json').exists(),
-                  lambda: tr.train(data, out, preset=p, max_steps=max_steps, resume=True), log, verbose)
+                  lambda: tr.train(data, out, preset=p, max_steps=max_steps, resume=True, **train_overrides), log, verbose)
     summary['train'] = json.loads((adapter/'llmclone.json').read_text(encoding='utf-8')) if tres is None else tres
     gres = _stage('gguf', gguf.exists(), lambda: gx.export_gguf(adapter, gguf, type=gguf_type, verify=True), log, verbose)
     if gres is not None: summary['gguf'] = gres
@@ -67,15 +68,16 @@ def run(
     write_json(out/'summary.json', summary)
     return summary
 
-# %% ../nbs/90_pipeline.ipynb #22d3a2ab
+# %% ../nbs/90_pipeline.ipynb #2a1860ac
 def demo(
     out:str|os.PathLike='demo-out',   # output folder
     preset:str|None=None,             # preset name (default: chosen from the hardware)
     max_steps:int|None=None,          # training steps (default: the preset's)
     verbose:bool=True,                # print progress
+    **train_overrides,                # for `train`
 )->dict:
     "The whole pipeline on the bundled sample export."
-    return run(sample_export_path(), out, preset=preset, max_steps=max_steps, verbose=verbose)
+    return run(sample_export_path(), out, preset=preset, max_steps=max_steps, verbose=verbose, **train_overrides)
 
 # %% ../nbs/90_pipeline.ipynb #0fceab94
 KAGGLE_TITLES = {'00_presets': 'llmclone 0 presets', '00_models': 'llmclone 0 models', '01_export': 'llmclone 1 export parsing',
