@@ -61,7 +61,7 @@ def ensure_chat_template(tok)->str:
     if not tok.chat_template: tok.chat_template = DEFAULT_TEMPLATE
     return tok.chat_template
 
-# %% ../nbs/04_train.ipynb #97e170ef
+# %% ../nbs/04_train.ipynb #19d695bb
 def _render(tok, messages:list, gen:bool=False)->list:
     return list(tok.apply_chat_template(messages, add_generation_prompt=gen, tokenize=True, return_dict=True)['input_ids'])
 
@@ -72,7 +72,7 @@ def _common(a:list, b:list)->int:
         if a[i]!=b[i]: return i
     return n
 
-def _label(tok, messages:list, train_on:str='all')->tuple:
+def _label(tok, messages:list, train_on:str='last')->tuple:
     ids = _render(tok, messages)
     labels = [-100]*len(ids)
     turns = [i for i, m in enumerate(messages) if m['role']=='assistant']
@@ -85,7 +85,7 @@ def tokenize_chat(
     messages:list,            # [{'role': 'system'|'user'|'assistant', 'content': str}, ...], ending on an assistant turn
     tok,                      # tokenizer with a chat template
     max_len:int|None=None,    # cut to this many tokens: oldest turns first, then tokens from the left
-    train_on:str='all',       # 'all' assistant turns carry loss, or only the 'last' one
+    train_on:str='last',      # only the 'last' assistant turn carries loss, or 'all' of them
 )->dict|None:
     "`{'input_ids', 'labels', 'length'}` with labels -100 except on the assistant replies; None if no reply token survives."
     ids, labels = _label(tok, messages, train_on)
@@ -119,12 +119,12 @@ def show_labels(sample:dict, tok)->str:
         out.append(tok.decode([i]))
     return ''.join(out)+('⟧' if inside else '')
 
-# %% ../nbs/04_train.ipynb #ff0a0d33
+# %% ../nbs/04_train.ipynb #de1efc02
 def tokenize_rows(
     rows:list,              # chapter 1 rows: {'messages': [...]}
     tok,                    # tokenizer with a chat template and a pad token
     max_len:int,            # the preset's `max_seq_len`
-    train_on:str='all',     # which assistant turns carry loss
+    train_on:str='last',    # which assistant turns carry loss: 'last' or 'all'
 )->tuple:
     "`(datasets.Dataset, stats)` of tokenised samples with reply-only labels."
     from datasets import Dataset
@@ -244,7 +244,7 @@ def find_last_checkpoint(
     found = [(int(m.group(1)), d) for d in folder.iterdir() if d.is_dir() and (m:=_CKPT.match(d.name)) and _complete(d)]
     return max(found)[1] if found else None
 
-# %% ../nbs/04_train.ipynb #fe7ecc0c
+# %% ../nbs/04_train.ipynb #42785c22
 def _meter():
     "A `TrainerCallback` adding up the wall time spent in optimizer steps (not in evaluation or checkpointing)."
     from transformers import TrainerCallback
@@ -291,7 +291,7 @@ def train(
     import torch, transformers
     if max_steps: overrides['max_steps'] = max_steps
     preset, opts = _split(preset, overrides)
-    seed, train_on = opts.pop('seed', 42), opts.pop('train_on', 'all')
+    seed, train_on = opts.pop('seed', 42), opts.pop('train_on', 'last')
     target_modules, callbacks, extra = opts.pop('target_modules', None), list(opts.pop('callbacks', [])), opts.pop('args', {})
     if opts: raise TypeError(f"train() got unknown options {sorted(opts)}: use Preset fields ({', '.join(f.name for f in fields(Preset))}) "
                              "or seed, train_on, target_modules, callbacks, args.")

@@ -52,7 +52,7 @@ def test_loss_mask_decodes_to_replies(which):
     fix_pad_token(tok)
     assert tok.pad_token_id != tok.eos_token_id
     for r in _rows(30, 2):
-        s = tokenize_chat(r['messages'], tok)
+        s = tokenize_chat(r['messages'], tok, train_on='all')
         replies = [m['content'] for m in r['messages'] if m['role']=='assistant']
         spans = loss_spans(s['labels'])
         assert len(spans) == len(replies)
