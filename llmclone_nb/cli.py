@@ -7,7 +7,7 @@ import argparse, json, sys, os
 # %% auto #0
 __all__ = ['parser', 'main']
 
-# %% ../nbs/99_cli.ipynb #2077cb2e
+# %% ../nbs/99_cli.ipynb #be409649
 def _inspect(a):
     from llmclone_nb.export import inspect_export, format_inspect
     doc = inspect_export(a.export)
@@ -36,6 +36,11 @@ def _export(a):
     res = export_gguf(a.adapter_dir, a.out, type=a.type, verify=not a.no_verify)
     print(json.dumps(res, indent=1, default=str, ensure_ascii=False))
 
+def _eval(a):
+    from llmclone_nb.evaluate import evaluate
+    res = evaluate(a.adapter_dir, a.data, gguf=a.gguf, out=a.out)
+    print(json.dumps({k: v for k, v in res.items() if not isinstance(v, (list, dict))} | {'fit': res.get('fit')}, indent=1, default=str, ensure_ascii=False))
+
 def _demo(a):
     from llmclone_nb.pipeline import demo
     demo(a.out, preset=a.preset, max_steps=a.max_steps)
@@ -45,7 +50,7 @@ def _run(a):
     run(a.export, a.out, me=a.me, preset=a.preset, max_steps=a.max_steps, gguf_type=a.type,
         **({'save_steps': a.save_steps} if a.save_steps else {}))
 
-# %% ../nbs/99_cli.ipynb #5ec536da
+# %% ../nbs/99_cli.ipynb #71024d44
 def parser()->argparse.ArgumentParser:
     "The `llmclone` argument parser."
     p = argparse.ArgumentParser(prog='llmclone', description='From your Telegram export to a local model that talks like you.')
@@ -75,6 +80,10 @@ def parser()->argparse.ArgumentParser:
     s.add_argument('adapter_dir'); s.add_argument('--out', required=True, help='FILE.gguf')
     s.add_argument('--type', default='q8_0', choices=['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k_m', 'q5_k_m', 'q6_k'])
     s.add_argument('--no-verify', action='store_true', help='skip the llama.cpp verification'); s.set_defaults(fn=_export)
+    s = sub.add_parser('eval', help='perplexity, style, blind pairs and a leak audit of the clone (chapter 6)')
+    s.add_argument('adapter_dir'); s.add_argument('--data', required=True, help="chapter 1's dataset folder")
+    s.add_argument('--gguf', help='also measure this GGUF file in llama.cpp'); s.add_argument('--out', help='where eval.json goes')
+    s.set_defaults(fn=_eval)
     s = sub.add_parser('demo', help='the whole pipeline on the bundled sample export')
     s.add_argument('--out', default='demo-out'); s.add_argument('--preset'); s.add_argument('--max-steps', type=int)
     s.set_defaults(fn=_demo)

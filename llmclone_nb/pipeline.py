@@ -79,10 +79,10 @@ def demo(
     "The whole pipeline on the bundled sample export."
     return run(sample_export_path(), out, preset=preset, max_steps=max_steps, verbose=verbose, **train_overrides)
 
-# %% ../nbs/90_pipeline.ipynb #0fceab94
+# %% ../nbs/90_pipeline.ipynb #5998904e
 KAGGLE_TITLES = {'00_presets': 'llmclone 0 presets', '00_models': 'llmclone 0 models', '01_export': 'llmclone 1 export parsing',
     '02_swa': 'llmclone 2 sliding window attention', '03_qlora': 'llmclone 3 qlora', '04_train': 'llmclone 4 training',
-    '05_gguf': 'llmclone 5 gguf conversion', '90_pipeline': 'llmclone end to end'}
+    '05_gguf': 'llmclone 5 gguf conversion', '06_evaluate': 'llmclone 6 evaluation and privacy', '90_pipeline': 'llmclone end to end'}
 
 def _slug(title:str)->str: return '-'.join(title.lower().split())
 
