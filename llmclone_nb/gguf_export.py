@@ -392,7 +392,7 @@ def write_gguf(
     if bar: bar.close()
     return Path(out_file)
 
-# %% ../nbs/05_gguf.ipynb #c7faaac8
+# %% ../nbs/05_gguf.ipynb #804b0a25
 def load_reference(
     src:str|os.PathLike, # an adapter folder (base + adapter, merged by peft) or a plain HF checkpoint folder
     dtype:str|None=None, # 'float32' on CPU (default), the preset's dtype on a GPU
@@ -421,7 +421,8 @@ def held_out_texts(
     rows = []
     if adapter_dir:
         meta = Path(adapter_dir)/'llmclone.json'
-        dd = json.loads(meta.read_text()).get('data_dir') if meta.exists() else None
+        m = json.loads(meta.read_text()) if meta.exists() else {}
+        dd = (m.get('data') or {}).get('dir') or m.get('data_dir')  # chapter 4 records where its data came from
         for v in ([Path(dd)/'validation.jsonl'] if dd else [])+[Path(adapter_dir).parent/'data'/'validation.jsonl']:
             if v.exists():
                 rows = [json.loads(l)['messages'] for l in v.read_text(encoding='utf-8').splitlines() if l.strip()][:n]; break

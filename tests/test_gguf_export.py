@@ -106,3 +106,31 @@ def test_smollm2_q8_0_export(tmp_path):
     assert v['tokens_identical'], v['token_mismatches']
     assert v['top1'] > 0.95 and v['ppl'] < 1.2*v['ppl_hf'], v
     assert (tmp_path/'Modelfile').exists()
+
+
+def test_held_out_texts_from_chapter1_data(tmp_path):
+    "Chapter 4's llmclone.json names chapter 1's data folder: its validation rows are the held-out texts."
+    m, t = tiny_llama()
+    ad = make_demo_adapter(save_tiny(m, t, tmp_path/'base'), tmp_path/'ad')
+    (tmp_path/'data').mkdir()
+    rows = [{'messages': [{'role': 'user', 'content': f'вопрос {i}'}, {'role': 'assistant', 'content': f'ответ {i}'}]} for i in range(3)]
+    (tmp_path/'data'/'validation.jsonl').write_text('\n'.join(json.dumps(r, ensure_ascii=False) for r in rows), encoding='utf-8')
+    meta = json.loads((ad/'llmclone.json').read_text()); meta['data'] = {'dir': str(tmp_path/'data')}
+    (ad/'llmclone.json').write_text(json.dumps(meta))
+    from llmclone_nb.gguf_export import held_out_texts
+    texts = held_out_texts(t, adapter_dir=ad)
+    assert len(texts) == 3 and 'ответ 2' in texts[2]
+
+
+def test_other_road(tmp_path):
+    "llama.cpp's own converter on our merged checkpoint gives the same tensors as ours (needs a llama.cpp checkout)."
+    from llmclone_nb.gguf_export import find_llama_cpp, convert_with_llama_cpp
+    lc = find_llama_cpp()
+    if lc is None: pytest.skip('no llama.cpp checkout: set $LLAMA_CPP_DIR')
+    m, t = tiny_mistral(sliding_window=None)
+    ad = make_demo_adapter(save_tiny(m, t, tmp_path/'base'), tmp_path/'ad', std=0.05)
+    theirs = convert_with_llama_cpp(merge_to_hf(ad, tmp_path/'merged'), tmp_path/'theirs.gguf', 'q8_0', lc)
+    ours = write_gguf(ad, tmp_path/'ours.gguf', 'q8_0')
+    a = {x.name: x for x in gguf.GGUFReader(ours).tensors}; b = {x.name: x for x in gguf.GGUFReader(theirs).tensors}
+    assert a.keys() == b.keys() and all(np.array_equal(a[n].data, b[n].data) for n in a)
+    assert verify_gguf(theirs, ad)['top1'] > 0.95
