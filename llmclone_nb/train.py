@@ -244,7 +244,7 @@ def find_last_checkpoint(
     found = [(int(m.group(1)), d) for d in folder.iterdir() if d.is_dir() and (m:=_CKPT.match(d.name)) and _complete(d)]
     return max(found)[1] if found else None
 
-# %% ../nbs/04_train.ipynb #42785c22
+# %% ../nbs/04_train.ipynb #a3fd3c64
 def _meter():
     "A `TrainerCallback` adding up the wall time spent in optimizer steps (not in evaluation or checkpointing)."
     from transformers import TrainerCallback
@@ -304,7 +304,7 @@ def train(
     train_ds, train_stats = tokenize_rows(rows['train'], tok, preset.max_seq_len, train_on)
     eval_ds, eval_stats = tokenize_rows(rows['validation'], tok, preset.max_seq_len, train_on)
     eval_ds = eval_ds.sort('length').remove_columns('length')   # order does not change the loss; sorted wastes no padding
-    args = training_args(preset, out, seed=seed, eval_on_start=ckpt is None, **extra)
+    args = training_args(preset, out, seed=seed, **{'eval_on_start': ckpt is None, **extra})
     meter = _meter()
     trainer = _trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tok,
                       data_collator=PadCollator(tok.pad_token_id, 8 if torch.cuda.is_available() else 1),
@@ -313,7 +313,8 @@ def train(
     if ckpt: print(f"Resuming from {ckpt}")
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     hist = trainer.state.log_history
-    if not any(h.get('step')==trainer.state.global_step and 'eval_loss' in h for h in hist): trainer.evaluate()
+    if args.eval_strategy!='no' and not any(h.get('step')==trainer.state.global_step and 'eval_loss' in h for h in hist):
+        trainer.evaluate()
     hist = trainer.state.log_history
     evals = [h for h in hist if 'eval_loss' in h]
     losses = [h for h in hist if 'loss' in h]
