@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip('torch')
 from safetensors.torch import load_file
 from llmclone_nb.models import tiny_llama, save_tiny, sp_tokenizer, smollm2_path
-from llmclone_nb.train import tokenize_chat, loss_spans, fix_pad_token, find_last_checkpoint, train, PadCollator
+from llmclone_nb.train import tokenize_chat, loss_spans, fix_pad_token, find_last_checkpoint, train, PadCollator, load_clone, chat
 
 PY = sys.executable
 USERS = ["привет, как дела?", "ты где?", "пойдём в кино завтра?", "что думаешь про проект?", "скинь фотки", "как выходные?"]
@@ -73,6 +73,7 @@ def test_resume_after_sigkill(setup, tmp_path):
     d = setup
     ref = train(d/'data', tmp_path/'ref', max_steps=8, model_id=str(d/'tiny'), args={'disable_tqdm': True, 'logging_steps': 1}, **TINY)
     assert ref['resumed_from'] is None and ref['steps'] == 8
+    assert ref['eval_loss'] < ref['eval_loss_start'] - 0.02   # it learns: validation loss drops
     script = _script(tmp_path, f'''
         import os, signal, sys
         from transformers import TrainerCallback
@@ -98,6 +99,10 @@ def test_resume_after_sigkill(setup, tmp_path):
     assert sorted(la) == sorted(lb) == list(range(1, 9))
     for s in la: assert abs(la[s]-lb[s]) < 1e-5, (s, la[s], lb[s])
     assert all(a[k].abs().sum() > 0 for k in a if "lora_B" in k)   # LoRA B starts at zero: it trained
+    info = json.loads((tmp_path/'run'/'adapter'/'llmclone.json').read_text())
+    assert info['base_model'] == str(d/'tiny') and info['preset'] == 'cpu' and info['pad_token'] != info['eos_token']
+    model, tok = load_clone(tmp_path/'run'/'adapter')
+    assert isinstance(chat(model, 'привет', tokenizer=tok, max_new_tokens=4), str)
 
 # --- 3. two processes (gloo) == one process with the same global batch --------------------------------------------
 
