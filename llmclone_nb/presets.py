@@ -68,7 +68,7 @@ class Preset:
         import torch
         return getattr(torch, self.dtype)
 
-# %% ../nbs/00_presets.ipynb #b5cc5211
+# %% ../nbs/00_presets.ipynb #dcf6ff52
 PRESETS = {
     # Free Colab / Kaggle T4 (15 GB, no bf16): Mistral-7B, the seed articles' model, in 4-bit.
     't4': Preset('t4', 'mistralai/Mistral-7B-Instruct-v0.3', 'unsloth/mistral-7b-instruct-v0.3',
@@ -77,9 +77,10 @@ PRESETS = {
     'ampere': Preset('ampere', 'mistralai/Mistral-7B-Instruct-v0.3', 'unsloth/mistral-7b-instruct-v0.3',
                      dtype='bfloat16', load_in_4bit=True, max_seq_len=2048, micro_batch=4, grad_accum=2, max_steps=300),
     # No GPU: a small real model, fp32, 4-bit weights through bitsandbytes' CPU backend.
-    'cpu': Preset('cpu', SMOLLM2, None, dtype='float32', load_in_4bit=True, max_seq_len=384, micro_batch=4, grad_accum=1,
-                  lora_r=16, lora_alpha=32, lora_dropout=0.0, learning_rate=1e-3, max_steps=60, warmup_steps=5,
-                  gradient_checkpointing=False, optim='adamw_torch', eval_steps=20, save_steps=20),
+    # Sized to check the whole pipeline in minutes on 2 cores (a CPU step is ~10 s even at 128 tokens), not to train a good clone.
+    'cpu': Preset('cpu', SMOLLM2, None, dtype='float32', load_in_4bit=True, max_seq_len=128, micro_batch=4, grad_accum=1,
+                  lora_r=16, lora_alpha=32, lora_dropout=0.0, learning_rate=1e-3, max_steps=16, warmup_steps=2,
+                  gradient_checkpointing=False, optim='adamw_torch', eval_steps=8, save_steps=8),
 }
 
 # %% ../nbs/00_presets.ipynb #34cc2b93
