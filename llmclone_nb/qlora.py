@@ -2,7 +2,7 @@
 
 # %% ../nbs/03_qlora.ipynb #ff144ebf
 from __future__ import annotations
-import math
+import math, os
 import torch
 from torch import nn
 from .presets import Preset, PRESETS, get_preset, hf_token, raise_if_gated
@@ -180,7 +180,8 @@ def load_for_training(
     mid = model_id or model_path(preset)
     kw = dict(dtype=preset.torch_dtype(), token=hf_token())
     if preset.load_in_4bit: kw['quantization_config'] = bnb_config(preset)
-    if torch.cuda.is_available(): kw['device_map'] = {'': 0}
+    # one process per GPU under `accelerate launch`: each loads onto its own card
+    if torch.cuda.is_available(): kw['device_map'] = {'': int(os.environ.get('LOCAL_RANK', 0))}
     try:
         tok = AutoTokenizer.from_pretrained(mid, token=kw['token'])
         model = AutoModelForCausalLM.from_pretrained(mid, **kw)
