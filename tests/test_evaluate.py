@@ -76,8 +76,8 @@ def test_suffix_logprobs_chunks_agree(tiny):
 def test_plant_canaries_copies_and_keeps_validation(data, tmp_path):
     cans = plant_canaries(data, tmp_path/'planted')
     rows = read_jsonl(tmp_path/'planted'/'train.jsonl')
-    assert sum('canary' in r['meta'] for r in rows) == sum(c['copies'] for c in cans) == 41
-    assert len(rows) == len(read_jsonl(data/'train.jsonl'))+41
+    assert sum('canary' in r['meta'] for r in rows) == sum(c['copies'] for c in cans) == 101
+    assert len(rows) == len(read_jsonl(data/'train.jsonl'))+101
     assert all(r['messages'][-1]['content']==next(c['reply'] for c in cans if c['name']==r['meta']['canary']) for r in rows if 'canary' in r['meta'])
     assert (tmp_path/'planted'/'validation.jsonl').read_bytes() == (data/'validation.jsonl').read_bytes()
     assert json.loads((tmp_path/'planted'/'canaries.json').read_text())['canaries'] == cans
