@@ -509,7 +509,7 @@ def leak_audit(
              for c in canaries]
     return dict(exposure=exp, extraction=extraction(model, tok, canaries, system, max_new_tokens), scrubber=scrub)
 
-# %% ../nbs/06_evaluate.ipynb #ea3ac332
+# %% ../nbs/06_evaluate.ipynb #92d90a19
 def _canaries_file(data_dir:Path, info:dict)->Path|None:
     "canaries.json in the dataset folder, or in the folder the adapter was trained on."
     for d in (data_dir, info.get('data', {}).get('dir')):
@@ -552,12 +552,16 @@ def evaluate(
     st = style_samples(model, tok, data['validation'], n, max_new_tokens, max_len)
     res.update(style=style_table(st, data['train']), samples=st, blind=blind_pairs(st)); lap('style')
     if (cf := _canaries_file(data_dir, info)):
-        res['leak'] = leak_audit(model, tok, json.loads(cf.read_text(encoding='utf-8')), candidates)
+        planted = json.loads(cf.read_text(encoding='utf-8'))
+        res['leak'] = leak_audit(model, tok, planted, candidates)
         res['leak']['seen'] = dict(seen_in_training(cf.parent, adapter_dir, tok)); lap('leak')
     export = data['stats'].get('export')
     values = scrubbed_values(export) if export and Path(export).is_file() else []
     rows = [r for r in data['train']+data['validation'] if 'canary' not in r.get('meta', {})]
     res['placeholders'] = placeholder_check(model, tok, placeholder_contexts(rows, n), values, max_new_tokens, max_len); lap('placeholders')
+    if 'leak' in res:   # secrets volunteered in ordinary conversations (the style and placeholder replies)
+        said = [s['clone'] for s in st]+[r['reply'] for r in res['placeholders']['replies']]
+        res['leak']['unprompted'] = {c['name']: sum(c['secret'] in t.replace(' ', '') for t in said) for c in planted['canaries']}
     out.mkdir(parents=True, exist_ok=True)
     for name, fig in (('fit.png', plot_fit(fit)), ('style.png', plot_style(res['style']))):
         with atomic_path(out/name) as tmp: fig.savefig(tmp, format='png', dpi=110, bbox_inches='tight')
