@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT/'_docs_check'
 # Pages that must show at least this many figures (plots are part of what the chapter teaches).
-MIN_FIGURES = {'01_export': 1, '02_swa': 1, '03_qlora': 1, '04_train': 1}
+MIN_FIGURES = {'01_export': 1, '02_swa': 1, '03_qlora': 1, '04_train': 1, '06_evaluate': 1}
 
 def _mixed_import_cells()->list:
     "Cells nbdev's docs processing would execute out of context: not exported, with an import and other statements."
