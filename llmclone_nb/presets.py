@@ -197,7 +197,7 @@ def find_export(
     if verbose: print(f"Telegram export: {found} — {how}")
     return found
 
-# %% ../nbs/00_presets.ipynb #c1de1c13
+# %% ../nbs/00_presets.ipynb #63a732e7
 @contextlib.contextmanager
 def atomic_path(
     dest:str|os.PathLike, # the final file (or folder, with `is_dir=True`)
@@ -211,6 +211,8 @@ def atomic_path(
         os.close(fd); tmp = Path(name)
     try:
         yield tmp
+        umask = os.umask(0); os.umask(umask)   # mkstemp/mkdtemp create private (0600/0700) entries: give the usual mode
+        os.chmod(tmp, (0o777 if is_dir else 0o666) & ~umask)
         if is_dir and dest.exists(): shutil.rmtree(dest)
         os.replace(tmp, dest)
     except BaseException:
