@@ -7,7 +7,7 @@ import argparse, json, sys, os
 # %% auto #0
 __all__ = ['parser', 'main']
 
-# %% ../nbs/99_cli.ipynb #be409649
+# %% ../nbs/99_cli.ipynb #65ffb8bd
 def _inspect(a):
     from llmclone_nb.export import inspect_export, format_inspect
     doc = inspect_export(a.export)
@@ -33,7 +33,7 @@ def _chat(a):
 
 def _export(a):
     from llmclone_nb.gguf_export import export_gguf
-    res = export_gguf(a.adapter_dir, a.out, type=a.type, verify=not a.no_verify)
+    res = export_gguf(a.adapter_dir, a.out, type=a.type, verify=not a.no_verify, progress=True)
     print(json.dumps(res, indent=1, default=str, ensure_ascii=False))
 
 def _eval(a):
@@ -42,13 +42,14 @@ def _eval(a):
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, (list, dict))} | {'fit': res.get('fit')}, indent=1, default=str, ensure_ascii=False))
 
 def _demo(a):
-    from llmclone_nb.pipeline import demo
-    demo(a.out, preset=a.preset, max_steps=a.max_steps)
+    from llmclone_nb.pipeline import demo, format_summary
+    print('\n' + format_summary(demo(a.out, preset=a.preset, max_steps=a.max_steps)))
 
 def _run(a):
-    from llmclone_nb.pipeline import run
-    run(a.export, a.out, me=a.me, preset=a.preset, max_steps=a.max_steps, gguf_type=a.type,
+    from llmclone_nb.pipeline import run, format_summary
+    s = run(a.export, a.out, me=a.me, preset=a.preset, max_steps=a.max_steps, gguf_type=a.type,
         **({'save_steps': a.save_steps} if a.save_steps else {}))
+    print('\n' + format_summary(s))
 
 # %% ../nbs/99_cli.ipynb #71024d44
 def parser()->argparse.ArgumentParser:

@@ -7,7 +7,7 @@ from pathlib import Path
 from .presets import get_preset, find_export, sample_export_path, output_root, write_json, Preset
 
 # %% auto #0
-__all__ = ['KAGGLE_TITLES', 'run', 'demo', 'kaggle_kernels', 'push_kaggle']
+__all__ = ['KAGGLE_TITLES', 'run', 'format_summary', 'demo', 'kaggle_kernels', 'push_kaggle']
 
 # %% ../nbs/90_pipeline.ipynb #9f972071
 def _stage(name:str, done:bool, fn, log:dict, verbose:bool=True):
@@ -68,7 +68,23 @@ def run(
     write_json(out/'summary.json', summary)
     return summary
 
-# %% ../nbs/90_pipeline.ipynb #2a1860ac
+# %% ../nbs/90_pipeline.ipynb #044cc303
+def format_summary(s:dict)->str:
+    "A short human report of `summary.json`."
+    t, g = s['train'], (s.get('gguf') or {})
+    v = g.get('verification') or {}
+    lines = [f"Preset {s['preset']} · base {s['base_model']} · {t.get('steps')} steps",
+             f"validation loss {t.get('eval_loss_start') or float('nan'):.3f} → {t.get('eval_loss') or float('nan'):.3f}"]
+    if v: lines.append(f"{g.get('type', '').upper()} GGUF {g.get('size', 0)/1e6:.0f} MB: top-1 agreement with the merged model "
+                       f"{v.get('top1', 0):.1%}, tokenisation identical: {v.get('tokens_identical')}")
+    for r in s.get('replies', []):
+        lines += ['', '> ' + r['context'].replace('\n', '\n> '), '  you:   ' + r['owner'].replace('\n', ' / '),
+                  '  clone: ' + r['clone'].replace('\n', ' / ')]
+    if s.get('gguf_replies'): lines += ['', 'llama.cpp (GGUF): ' + s['gguf_replies'][0].replace('\n', ' / ')]
+    lines += ['', 'Files: ' + ', '.join(f"{k} {v}" for k, v in s['paths'].items())]
+    return '\n'.join(lines)
+
+# %% ../nbs/90_pipeline.ipynb #9044e358
 def demo(
     out:str|os.PathLike='demo-out',   # output folder
     preset:str|None=None,             # preset name (default: chosen from the hardware)
@@ -79,7 +95,7 @@ def demo(
     "The whole pipeline on the bundled sample export."
     return run(sample_export_path(), out, preset=preset, max_steps=max_steps, verbose=verbose, **train_overrides)
 
-# %% ../nbs/90_pipeline.ipynb #5998904e
+# %% ../nbs/90_pipeline.ipynb #94511686
 KAGGLE_TITLES = {'00_presets': 'llmclone 0 presets', '00_models': 'llmclone 0 models', '01_export': 'llmclone 1 export parsing',
     '02_swa': 'llmclone 2 sliding window attention', '03_qlora': 'llmclone 3 qlora', '04_train': 'llmclone 4 training',
     '05_gguf': 'llmclone 5 gguf conversion', '06_evaluate': 'llmclone 6 evaluation and privacy', '90_pipeline': 'llmclone end to end'}
