@@ -125,7 +125,8 @@ class _Segments:
         if h is None: raise _Fallback('a "messages" key not preceded by the name, type and id of its chat')
         if not self.chats: self.first_at, self.first_key = h.start(), at
         name = h['name']
-        if name is not None:
+        if name == b'null': name = None  # a deleted or nameless chat
+        elif name is not None:
             try: name = json.loads(name); name.encode('utf-8')  # a lone surrogate escape would not encode
             except (ValueError, UnicodeError): raise _Fallback('a chat name that is not clean UTF-8') from None
         chat = {'index': len(self.chats)+1, 'section': self.section, 'name': name, 'type': h['type'].decode(), 'id': int(h['id'])}
@@ -277,7 +278,7 @@ class _Stream:
         self.chat = seg.chats[-1]
 
     def _run_events(self, cf):
-        events = _ijson.parse(cf, buf_size=self.buf_size)
+        events = _ijson.parse(cf, buf_size=self.buf_size, use_float=True)  # floats as the fast path gives them
         first = next(events)
         if first[1] != 'start_map':
             raise ExportError(f"{self.path}: this JSON is not a Telegram export: its top level is {first[1].replace('start_', 'an ')} "
