@@ -78,12 +78,12 @@ def reply(
 )->str:
     "Generate the next assistant turn for `messages` with the model's chat template."
     import torch
-    enc = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors='pt', return_dict=True)
-    enc = {k: v.to(model.device) for k, v in enc.items()}
+    from llmclone_nb.prompt import prompt_ids
+    x = torch.tensor([prompt_ids(tok, messages, system=None)], device=model.device)   # the model's own template, as given
     gen_kwargs.setdefault('do_sample', False)
     with torch.no_grad():
-        out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id or tok.eos_token_id, **gen_kwargs)
-    return tok.decode(out[0, enc['input_ids'].shape[1]:], skip_special_tokens=True).strip()
+        out = model.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id or tok.eos_token_id, **gen_kwargs)
+    return tok.decode(out[0, x.shape[1]:], skip_special_tokens=True).strip()
 
 # %% ../nbs/00_models.ipynb #49d7ec6f
 def _sample_texts(limit:int=20000)->list:
@@ -104,9 +104,96 @@ _FALLBACK = ["Привет! Как дела? Давно не виделись.",
              "The quick brown fox jumps over the lazy dog.", "Съешь же ещё этих мягких французских булок, да выпей чаю.",
              "See you tomorrow at 18:30, ok?", "Встречаемся завтра в 10 у метро."]
 
-MISTRAL_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}{% set ns = m['content'] %}"
-    "{% elif m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]{% else %}{{ m['content'] }}{{ eos_token }}{% endif %}"
-    "{% endfor %}")
+MISTRAL_TEMPLATE = (  # verbatim: the chat_template of mistralai/Mistral-7B-Instruct-v0.3 (tokenizer_config.json)
+    '{%- if messages[0]["role"] == "system" %}\n'
+    '    {%- set system_message = messages[0]["content"] %}\n'
+    '    {%- set loop_messages = messages[1:] %}\n'
+    '{%- else %}\n'
+    '    {%- set loop_messages = messages %}\n'
+    '{%- endif %}\n'
+    '{%- if not tools is defined %}\n'
+    '    {%- set tools = none %}\n'
+    '{%- endif %}\n'
+    '{%- set user_messages = loop_messages | selectattr("role", "equalto", "user") | list %}\n'
+    '\n'
+    '{#- This block checks for alternating user/assistant messages, skipping tool calling messages #}\n'
+    '{%- set ns = namespace() %}\n'
+    '{%- set ns.index = 0 %}\n'
+    '{%- for message in loop_messages %}\n'
+    '    {%- if not (message.role == "tool" or message.role == "tool_results" or (message.tool_calls is defined and message.tool_calls is not none)) %}\n'
+    '        {%- if (message["role"] == "user") != (ns.index % 2 == 0) %}\n'
+    '            {{- raise_exception("After the optional system message, conversation roles must alternate user/assistant/user/assistant/...") }}\n'
+    '        {%- endif %}\n'
+    '        {%- set ns.index = ns.index + 1 %}\n'
+    '    {%- endif %}\n'
+    '{%- endfor %}\n'
+    '\n'
+    '{{- bos_token }}\n'
+    '{%- for message in loop_messages %}\n'
+    '    {%- if message["role"] == "user" %}\n'
+    '        {%- if tools is not none and (message == user_messages[-1]) %}\n'
+    '            {{- "[AVAILABLE_TOOLS] [" }}\n'
+    '            {%- for tool in tools %}\n'
+    '                {%- set tool = tool.function %}\n'
+    '                {{- \'{"type": "function", "function": {\' }}\n'
+    '                {%- for key, val in tool.items() if key != "return" %}\n'
+    '                    {%- if val is string %}\n'
+    '                        {{- \'"\' + key + \'": "\' + val + \'"\' }}\n'
+    '                    {%- else %}\n'
+    '                        {{- \'"\' + key + \'": \' + val|tojson }}\n'
+    '                    {%- endif %}\n'
+    '                    {%- if not loop.last %}\n'
+    '                        {{- ", " }}\n'
+    '                    {%- endif %}\n'
+    '                {%- endfor %}\n'
+    '                {{- "}}" }}\n'
+    '                {%- if not loop.last %}\n'
+    '                    {{- ", " }}\n'
+    '                {%- else %}\n'
+    '                    {{- "]" }}\n'
+    '                {%- endif %}\n'
+    '            {%- endfor %}\n'
+    '            {{- "[/AVAILABLE_TOOLS]" }}\n'
+    '            {%- endif %}\n'
+    '        {%- if loop.last and system_message is defined %}\n'
+    '            {{- "[INST] " + system_message + "\\n\\n" + message["content"] + "[/INST]" }}\n'
+    '        {%- else %}\n'
+    '            {{- "[INST] " + message["content"] + "[/INST]" }}\n'
+    '        {%- endif %}\n'
+    '    {%- elif message.tool_calls is defined and message.tool_calls is not none %}\n'
+    '        {{- "[TOOL_CALLS] [" }}\n'
+    '        {%- for tool_call in message.tool_calls %}\n'
+    '            {%- set out = tool_call.function|tojson %}\n'
+    '            {{- out[:-1] }}\n'
+    '            {%- if not tool_call.id is defined or tool_call.id|length != 9 %}\n'
+    '                {{- raise_exception("Tool call IDs should be alphanumeric strings with length 9!") }}\n'
+    '            {%- endif %}\n'
+    '            {{- \', "id": "\' + tool_call.id + \'"}\' }}\n'
+    '            {%- if not loop.last %}\n'
+    '                {{- ", " }}\n'
+    '            {%- else %}\n'
+    '                {{- "]" + eos_token }}\n'
+    '            {%- endif %}\n'
+    '        {%- endfor %}\n'
+    '    {%- elif message["role"] == "assistant" %}\n'
+    '        {{- " " + message["content"]|trim + eos_token}}\n'
+    '    {%- elif message["role"] == "tool_results" or message["role"] == "tool" %}\n'
+    '        {%- if message.content is defined and message.content.content is defined %}\n'
+    '            {%- set content = message.content.content %}\n'
+    '        {%- else %}\n'
+    '            {%- set content = message.content %}\n'
+    '        {%- endif %}\n'
+    '        {{- \'[TOOL_RESULTS] {"content": \' + content|string + ", " }}\n'
+    '        {%- if not message.tool_call_id is defined or message.tool_call_id|length != 9 %}\n'
+    '            {{- raise_exception("Tool call IDs should be alphanumeric strings with length 9!") }}\n'
+    '        {%- endif %}\n'
+    '        {{- \'"call_id": "\' + message.tool_call_id + \'"}[/TOOL_RESULTS]\' }}\n'
+    '    {%- else %}\n'
+    '        {{- raise_exception("Only user and assistant roles are supported, with the exception of an initial optional system message!") }}\n'
+    '    {%- endif %}\n'
+    '{%- endfor %}\n'
+    ''
+)
 
 def sp_tokenizer(
     vocab_size:int=1024, # target vocabulary size (SentencePiece may stop earlier on a small corpus)
@@ -115,7 +202,7 @@ def sp_tokenizer(
     import sentencepiece as spm
     from transformers import AutoTokenizer
     texts = _sample_texts() or _FALLBACK*20
-    key = hashlib.sha1(('\n'.join(texts)+str(vocab_size)).encode()).hexdigest()[:10]
+    key = hashlib.sha1(('\n'.join(texts)+str(vocab_size)+MISTRAL_TEMPLATE).encode()).hexdigest()[:10]
     dest = cache_dir()/f'tiny-sp-{key}'
     if not (dest/'tokenizer.model').exists():
         buf = io.BytesIO()
