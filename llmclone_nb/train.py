@@ -6,6 +6,7 @@ import os, re, json, math, time, shutil, warnings
 from dataclasses import dataclass, replace, asdict, fields
 from pathlib import Path
 from .presets import Preset, get_preset, output_root, find_export, atomic_path, write_json
+from .prompt import SYSTEM_PROMPT, sample, prompt_ids, stop_ids
 
 # %% auto #0
 __all__ = ['DEFAULT_TEMPLATE', 'read_jsonl', 'load_rows', 'fix_pad_token', 'ensure_chat_template', 'tokenize_chat', 'loss_spans',
@@ -62,9 +63,6 @@ def ensure_chat_template(tok)->str:
     return tok.chat_template
 
 # %% ../nbs/04_train.ipynb #19d695bb
-def _render(tok, messages:list, gen:bool=False)->list:
-    return list(tok.apply_chat_template(messages, add_generation_prompt=gen, tokenize=True, return_dict=True)['input_ids'])
-
 def _common(a:list, b:list)->int:
     "Length of the common prefix of `a` and `b`."
     n = min(len(a), len(b))
@@ -72,32 +70,16 @@ def _common(a:list, b:list)->int:
         if a[i]!=b[i]: return i
     return n
 
-def _label(tok, messages:list, train_on:str='last')->tuple:
-    ids = _render(tok, messages)
-    labels = [-100]*len(ids)
-    turns = [i for i, m in enumerate(messages) if m['role']=='assistant']
-    for i in (turns[-1:] if train_on=='last' else turns):
-        start, end = _common(_render(tok, messages[:i], gen=True), ids), _common(_render(tok, messages[:i+1]), ids)
-        labels[start:end] = ids[start:end]
-    return ids, labels
-
 def tokenize_chat(
     messages:list,            # [{'role': 'system'|'user'|'assistant', 'content': str}, ...], ending on an assistant turn
     tok,                      # tokenizer with a chat template
-    max_len:int|None=None,    # cut to this many tokens: oldest turns first, then tokens from the left
+    max_len:int|None=None,    # cut to this many tokens: oldest whole turns first (see `prompt.sample`)
     train_on:str='last',      # only the 'last' assistant turn carries loss, or 'all' of them
 )->dict|None:
-    "`{'input_ids', 'labels', 'length'}` with labels -100 except on the assistant replies; None if no reply token survives."
-    ids, labels = _label(tok, messages, train_on)
-    if max_len and len(ids)>max_len:
-        head = messages[:1] if messages[0]['role']=='system' else []
-        rest = messages[len(head):]
-        while len(ids)>max_len and len(rest)>2:
-            rest = rest[1:]
-            while len(rest)>1 and rest[0]['role']=='assistant': rest = rest[1:]  # start on the other person's turn
-            ids, labels = _label(tok, head+rest, train_on)
-        ids, labels = ids[-max_len:], labels[-max_len:]
-    if all(l==-100 for l in labels): return None
+    "`{'input_ids', 'labels', 'length'}`: the prompt, then the reply labelled; None if no reply token survives."
+    s = sample(tok, messages, max_len, train_on)
+    if s is None: return None
+    ids, labels = s
     return {'input_ids': ids, 'labels': labels, 'length': len(ids)}
 
 # %% ../nbs/04_train.ipynb #72788768
@@ -112,12 +94,15 @@ def loss_spans(labels:list)->list:
 
 # %% ../nbs/04_train.ipynb #7b39d60b
 def show_labels(sample:dict, tok)->str:
-    "The sample's text with ⟦ ⟧ around the tokens that carry loss."
-    out, inside = [], False
-    for i, l in zip(sample['input_ids'], sample['labels']):
-        if (l!=-100)!=inside: out.append('⟦' if not inside else '⟧'); inside = not inside
-        out.append(tok.decode([i]))
-    return ''.join(out)+('⟧' if inside else '')
+    "The sample's text with ⟦ ⟧ around the tokens that carry loss (decoded in whole runs, so SentencePiece keeps its spaces)."
+    ids, labels = sample['input_ids'], sample['labels']
+    on = [l!=-100 for l in labels]
+    cuts = [0]+[k for k in range(1, len(ids)) if on[k]!=on[k-1]]+[len(ids)]
+    out, prev = [], ''
+    for a, b in zip(cuts, cuts[1:]):
+        text = tok.decode(ids[:b]); seg = text[len(prev):]; prev = text
+        out.append(f'⟦{seg}⟧' if on[a] else seg)
+    return ''.join(out)
 
 # %% ../nbs/04_train.ipynb #de1efc02
 def tokenize_rows(
@@ -299,6 +284,8 @@ def train(
     ckpt = find_last_checkpoint(out) if resume else None
     if not resume and (out/'checkpoints').exists(): shutil.rmtree(out/'checkpoints')
     rows = load_rows(data_dir)
+    first = rows['train'][0]['messages'] if rows['train'] else []
+    system = first[0]['content'] if first and first[0]['role']=='system' else None
     transformers.set_seed(seed)
     model, tok = load_model(preset, target_modules)
     train_ds, train_stats = tokenize_rows(rows['train'], tok, preset.max_seq_len, train_on)
@@ -310,8 +297,10 @@ def train(
                       data_collator=PadCollator(tok.pad_token_id, 8 if torch.cuda.is_available() else 1),
                       callbacks=[meter, *callbacks])
     seen0 = _tokens_at(ckpt) if ckpt else 0
-    if ckpt: print(f"Resuming from {ckpt}")
-    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    if ckpt and _steps_at(ckpt)>=args.max_steps: _restore(trainer, ckpt)   # finished: resuming would train a step more
+    else:
+        if ckpt: print(f"Resuming from {ckpt}")
+        trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     hist = trainer.state.log_history
     if args.eval_strategy!='no' and not any(h.get('step')==trainer.state.global_step and 'eval_loss' in h for h in hist):
         trainer.evaluate()
@@ -323,6 +312,7 @@ def train(
     order = length_grouped_order(lengths, preset.micro_batch*preset.grad_accum*max(1, args.world_size), seed)
     info = {'preset': preset.name, 'base_model': preset.model_id, 'settings': asdict(preset),
             'chat_template': tok.chat_template, 'pad_token': tok.pad_token, 'eos_token': tok.eos_token, 'train_on': train_on,
+            'system_prompt': system,
             'data': {'dir': str(data_dir), 'stats': rows['stats'], 'train': train_stats, 'validation': eval_stats},
             'steps': trainer.state.global_step, 'seed': seed,
             'train_loss': losses[-1]['loss'] if losses else None,
@@ -342,6 +332,25 @@ def train(
 def _tokens_at(ckpt:Path)->int:
     "Tokens seen up to a checkpoint (from its trainer_state.json)."
     return json.loads((Path(ckpt)/'trainer_state.json').read_text()).get('num_input_tokens_seen', 0)
+
+def _steps_at(ckpt:Path)->int:
+    "Optimizer steps done at a checkpoint."
+    return json.loads((Path(ckpt)/'trainer_state.json').read_text()).get('global_step', 0)
+
+def _restore(trainer, ckpt:Path):
+    "Load a finished run's adapter and trainer state from its last checkpoint, without a training step."
+    from transformers import TrainerState
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+    ckpt = Path(ckpt)
+    print(f"Finished already: {ckpt} has the run's last step; loading it instead of training")
+    f = ckpt/'adapter_model.safetensors'
+    if f.exists(): w = load_file(f)
+    else:
+        import torch
+        w = torch.load(ckpt/'adapter_model.bin', map_location='cpu', weights_only=True)
+    set_peft_model_state_dict(trainer.model, w)
+    trainer.state = TrainerState.load_from_json(str(ckpt/'trainer_state.json'))
 
 # %% ../nbs/04_train.ipynb #6b3df88f
 def plot_losses(
@@ -380,41 +389,40 @@ def load_clone(
     if cuda: kw['device_map'] = {'': 0}
     tok = AutoTokenizer.from_pretrained(d)
     base = AutoModelForCausalLM.from_pretrained(model_path(info['base_model']), **kw)
-    return PeftModel.from_pretrained(base, d).eval(), tok
+    model = PeftModel.from_pretrained(base, d).eval()
+    model.llmclone = info   # what `chat` needs to know: the system prompt it was trained with, the preset
+    return model, tok
 
 # %% ../nbs/04_train.ipynb #6fa671f9
 _CLONES = {}
 
-def _stop_ids(tok)->list:
-    "Token ids that end a turn: EOS plus the template's end-of-turn marker when it differs."
-    ids = {tok.eos_token_id}
-    for t in ('<|im_end|>', '<|eot_id|>', '<|end|>', '</s>'):
-        i = tok.get_vocab().get(t)
-        if i is not None and i!=tok.pad_token_id: ids.add(i)
-    return sorted(i for i in ids if i is not None)
+def _system_of(model)->str:
+    "The system prompt a clone was trained with (its llmclone.json), else chapter 1's default."
+    return (getattr(model, 'llmclone', None) or {}).get('system_prompt') or SYSTEM_PROMPT
 
 def chat(
     clone,                          # an adapter folder, or a loaded model
     messages:list|str,              # the conversation so far ([{'role', 'content'}, ...]), or one message from the other person
     tokenizer=None,                 # needed with a loaded model
     max_new_tokens:int=64,          # reply length cap
+    system:str|None=None,           # the system prompt (default: the one the clone was trained with; '' for none)
+    max_len:int|None=None,          # cut the history to this many prompt tokens, as training cut its samples
     **gen_kwargs,                   # for `generate` (default: greedy; try do_sample=True, temperature=0.7)
 )->str:
-    "The clone's next message in the conversation."
+    "The clone's next message in the conversation, from the very prompt its training samples began with."
     import torch
     if isinstance(clone, (str, os.PathLike)):
         key = str(Path(clone).resolve())
         if key not in _CLONES: _CLONES[key] = load_clone(clone)
         clone, tokenizer = _CLONES[key]
     if tokenizer is None: raise ValueError("chat(model, ...) needs tokenizer=: pass the one `load_clone` returned.")
-    if isinstance(messages, str): messages = [{'role': 'user', 'content': messages}]
-    enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors='pt', return_dict=True)
-    enc = {k: v.to(clone.device) for k, v in enc.items()}
+    ids = prompt_ids(tokenizer, messages, _system_of(clone) if system is None else system, max_len)
+    x = torch.tensor([ids], device=clone.device)
     gen_kwargs.setdefault('do_sample', False)
     with torch.no_grad():
-        out = clone.generate(**enc, max_new_tokens=max_new_tokens, eos_token_id=_stop_ids(tokenizer),
-                             pad_token_id=tokenizer.pad_token_id, **gen_kwargs)
-    return tokenizer.decode(out[0, enc['input_ids'].shape[1]:], skip_special_tokens=True).strip()
+        out = clone.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=max_new_tokens,
+                             eos_token_id=stop_ids(tokenizer), pad_token_id=tokenizer.pad_token_id, **gen_kwargs)
+    return tokenizer.decode(out[0, len(ids):], skip_special_tokens=True).strip()
 
 # %% ../nbs/04_train.ipynb #7f648187
 def compare_replies(
@@ -437,20 +445,20 @@ def compare_replies(
 def chat_box(
     model,                      # a loaded clone (or base) model
     tok,                        # its tokenizer
-    system:str|None=None,       # an optional system prompt
+    system:str|None=None,       # the system prompt (default: the one the clone was trained with)
     **gen_kwargs,               # passed to `chat`
 ):
     "An ipywidgets chat box talking to `model`; its `.send(text)` does what pressing Enter does."
     import html, ipywidgets as W
-    history = [{'role': 'system', 'content': system}] if system else []
+    history = []
     log = W.HTML()
     box = W.Text(placeholder='message, then Enter', continuous_update=False, layout=W.Layout(width='100%'))
     def render():
-        rows = [f"<b>{'you' if m['role']=='user' else 'clone'}:</b> {html.escape(m['content'])}" for m in history if m['role']!='system']
+        rows = [f"<b>{'you' if m['role']=='user' else 'clone'}:</b> {html.escape(m['content'])}" for m in history]
         log.value = '<br>'.join(rows)
     def send(text:str)->str:
         history.append({'role': 'user', 'content': text})
-        answer = chat(model, history, tokenizer=tok, **gen_kwargs)
+        answer = chat(model, history, tokenizer=tok, system=system, **gen_kwargs)
         history.append({'role': 'assistant', 'content': answer}); render()
         return answer
     def on_enter(change):
@@ -463,20 +471,20 @@ def chat_box(
 # %% ../nbs/04_train.ipynb #8bc42c67
 def chat_cli(
     adapter_dir:str|os.PathLike,    # `out_dir/adapter`
-    system:str|None=None,           # an optional system prompt
+    system:str|None=None,           # the system prompt (default: the one the clone was trained with)
     input=input,                    # where lines come from (tests pass a fake)
     print=print,                    # where replies go
 ):
     "Chat with the clone in a terminal; an empty line or Ctrl-D ends it."
     model, tok = load_clone(adapter_dir)
-    history = [{'role': 'system', 'content': system}] if system else []
+    history = []
     print(f"Chatting with the clone in {adapter_dir} (empty line to stop).")
     while True:
         try: text = input('you> ').strip()
         except (EOFError, KeyboardInterrupt): break
         if not text: break
         history.append({'role': 'user', 'content': text})
-        answer = chat(model, history, tokenizer=tok)
+        answer = chat(model, history, tokenizer=tok, system=system)
         history.append({'role': 'assistant', 'content': answer})
         print(f"clone> {answer}")
     return history

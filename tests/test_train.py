@@ -104,6 +104,20 @@ def test_resume_after_sigkill(setup, tmp_path):
     model, tok = load_clone(tmp_path/'run'/'adapter')
     assert isinstance(chat(model, 'привет', tokenizer=tok, max_new_tokens=4), str)
 
+def test_finished_run_stays_finished(setup, tmp_path):
+    "Running a completed run again trains no extra step (transformers resumes one step past the end) and keeps its adapter."
+    d = setup
+    kw = dict(max_steps=4, model_id=str(d/'tiny'), args={'disable_tqdm': True, 'logging_steps': 1}, **TINY)
+    first = train(d/'data', tmp_path/'run', **kw)
+    a = _adapter(tmp_path/'run')
+    again = train(d/'data', tmp_path/'run', **kw)
+    assert again['resumed_from'].endswith('checkpoint-4') and again['steps'] == 4
+    assert max(h['step'] for h in again['log_history']) == 4
+    assert sorted(_losses(tmp_path/'run')) == [1, 2, 3, 4]
+    b = _adapter(tmp_path/'run')
+    for k in a: torch.testing.assert_close(b[k], a[k], rtol=0, atol=0)
+    assert again['eval_loss'] == first['eval_loss']
+
 # --- 3. two processes (gloo) == one process with the same global batch --------------------------------------------
 
 def test_two_process_ddp_matches_single(setup, tmp_path):
