@@ -6,13 +6,14 @@ import os, re, io, sys, json, math, time, ctypes, shutil, struct, warnings, cont
 from pathlib import Path
 import numpy as np
 from .presets import get_preset, atomic_path, write_json, output_root
+from .prompt import SYSTEM_PROMPT, GGUFTokenizer, prompt_ids, prompt_text, reply_text, stop_ids, chat_format
 
 # %% auto #0
 __all__ = ['LINEAR', 'NATIVE_TYPES', 'KQUANT_TYPES', 'TYPES', 'SUPPORTED_ARCHS', 'TOKENIZER_PROBES', 'st_header', 'st_read',
            'base_shards', 'read_adapter', 'resolve_base', 'make_demo_adapter', 'lora_factors', 'lora_delta',
            'iter_merged', 'merge_to_hf', 'permute_qk', 'tensor_type', 'encode_tensor', 'bpe_pre', 'vocab_tokens',
            'special_tokens', 'gguf_metadata', 'write_gguf', 'load_reference', 'held_out_texts', 'verify_gguf',
-           'quantize_gguf', 'chat_gguf', 'ollama_template', 'write_modelfile', 'find_llama_cpp',
+           'quantize_gguf', 'gguf_system', 'chat_gguf', 'ollama_template', 'write_modelfile', 'find_llama_cpp',
            'convert_with_llama_cpp', 'export_gguf']
 
 # %% ../nbs/05_gguf.ipynb #8d5a5fc8
@@ -354,7 +355,8 @@ def write_gguf(
     if (src/'adapter_config.json').exists():
         info = read_adapter(src); base, adapter = info['base_dir'], lora_factors(src)
         chat_template = chat_template or info['meta'].get('chat_template')
-    else: base, adapter = src, None
+        system = info['meta'].get('system_prompt')
+    else: base, adapter, system = src, None, None
     cfg = _cfg(base); tok = _load_tok(base); n_vocab = cfg['vocab_size']
     vocab = vocab_tokens(base, tok, n_vocab, pre); sv = special_tokens(base, tok, n_vocab, chat_template)
     n_head, n_kv = cfg['num_attention_heads'], cfg.get('num_key_value_heads') or cfg['num_attention_heads']
@@ -377,6 +379,7 @@ def write_gguf(
     with atomic_path(out_file) as tmp:
         w = gguf.GGUFWriter(tmp, 'llama')
         gguf_metadata(w, cfg, vocab, sv, type, name=base.name+('-llmclone' if adapter else ''))
+        if system: w.add_string('llmclone.system_prompt', system)   # what the clone was trained with: chat_gguf and the server use it
         for n, g, shape, q in plan: w.add_tensor_info(g, shape, np.dtype(np.float32), _nbytes(shape, q), raw_dtype=q)
         w.add_size_label(gguf.size_label(*w.get_total_parameter_count()))
         w.write_header_to_file(); w.write_kv_data_to_file(); w.write_ti_data_to_file()
@@ -417,7 +420,7 @@ def held_out_texts(
     n:int=8,                          # how many texts
     adapter_dir:str|os.PathLike|None=None, # use chapter 1's validation.jsonl next to this adapter when there is one
 )->list:
-    "Chat-formatted held-out texts: chapter 1's validation rows if found, else the last turns of the bundled sample chat."
+    "Held-out texts as training samples read (prompt, reply, end of turn): chapter 1's validation rows if found, else the bundled sample chat."
     rows = []
     if adapter_dir:
         meta = Path(adapter_dir)/'llmclone.json'
@@ -431,7 +434,7 @@ def held_out_texts(
         msgs = [m for m in json.loads(sample_chat_path().read_text(encoding='utf-8'))['messages'] if isinstance(m.get('text'), str) and m['text']]
         pairs = [(a['text'], b['text']) for a, b in zip(msgs, msgs[1:]) if a['from']!=b['from']]
         rows = [[{'role': 'user', 'content': a}, {'role': 'assistant', 'content': b}] for a, b in pairs[-n:]]
-    return [tok.apply_chat_template(r, tokenize=False) for r in rows]
+    return [prompt_text(tok, r[:-1], None)+reply_text(tok, r[-1]['content']) for r in rows]   # as training wrote them
 
 TOKENIZER_PROBES = ["Hello world", "Привет! Как дела?  Давно не виделись…", "3 33 333 3333 3.14 1,000,000", "  leading spaces\tand\ttabs\n\nnew lines",
                     "emoji 🚀🦙 ok", "короче, ну такое )) lol tbh", "I've been 'told' he's there — 'RE you sure?", "<think>тег</think> [INST] x [/INST]"]
@@ -467,10 +470,12 @@ def verify_gguf(
         for s in texts:
             ids = tok(s, add_special_tokens=False).input_ids[:max_tokens]
             with torch.no_grad(): _HF_LOGITS[key].append((ids, model(torch.tensor([ids], device=model.device)).logits[0].float().cpu().numpy()))
-    agree = n = 0; err_max = err_sum = nll_g = nll_h = 0.0; n_nll = 0
+    agree = n = clear = agree_clear = 0; err_max = err_sum = nll_g = nll_h = 0.0; n_nll = 0
     for ids, h in _HF_LOGITS[key]:
         llm.reset(); llm.eval(ids); g = np.array(llm.scores[:len(ids)], dtype=np.float32)
-        agree += int((g.argmax(-1)==h.argmax(-1)).sum()); n += len(ids)
+        same = g.argmax(-1)==h.argmax(-1); agree += int(same.sum()); n += len(ids)
+        top2 = np.sort(h, -1)[:, -2:]; decided = top2[:, 1]-top2[:, 0] > 0.01   # a near-tie may flip on rounding alone
+        clear += int(decided.sum()); agree_clear += int((same & decided).sum())
         d = np.abs(g-h); err_max = max(err_max, float(d.max())); err_sum += float(d.mean())*len(ids)
         for x, acc in ((g, 'g'), (h, 'h')):
             lp = torch.log_softmax(torch.from_numpy(x[:-1]), -1)[torch.arange(len(ids)-1), torch.tensor(ids[1:])]
@@ -480,7 +485,7 @@ def verify_gguf(
     llm.close()
     return dict(file=str(gguf_file), size_mb=round(Path(gguf_file).stat().st_size/2**20, 1),
                 tokens_identical=not bad, token_mismatches=bad, n_texts=len(texts), n_tokens=n,
-                top1=agree/max(n, 1), max_abs_err=err_max, mean_abs_err=err_sum/max(n, 1),
+                top1=agree/max(n, 1), top1_clear=agree_clear/max(clear, 1), max_abs_err=err_max, mean_abs_err=err_sum/max(n, 1),
                 ppl=math.exp(nll_g/max(n_nll, 1)), ppl_hf=math.exp(nll_h/max(n_nll, 1)))
 
 # %% ../nbs/05_gguf.ipynb #9355e019
@@ -514,22 +519,32 @@ def quantize_gguf(
     return Path(dest)
 
 # %% ../nbs/05_gguf.ipynb #7343c058
+def gguf_system(llm)->str:
+    "The system prompt a GGUF's clone was trained with (written by `write_gguf`), else chapter 1's default."
+    return llm.metadata.get('llmclone.system_prompt') or SYSTEM_PROMPT
+
 def chat_gguf(
     gguf_file:str|os.PathLike, # the GGUF
-    messages:list,             # [{'role': ..., 'content': ...}, ...]
+    messages:list|str,         # the chat so far ([{'role', 'content'}, ...]), or one message from the other person
     max_tokens:int=48,         # reply length cap
     temperature:float=0.0,     # 0: greedy
     llm=None,                  # an already loaded `llama_cpp.Llama` (to reuse between calls)
+    system:str|None=None,      # the system prompt (default: the one the clone was trained with; '' for none)
+    **kwargs,                  # for `Llama.create_completion` (top_p, repeat_penalty, ...)
 )->str:
-    "The next assistant turn from llama.cpp, formatted by the chat template embedded in the GGUF."
+    "The next reply from llama.cpp, fed the very prompt tokens training and `chat` use (`prompt_ids` on the GGUF's template)."
     llm = llm or _llama(gguf_file, logits_all=False)
-    out = llm.create_chat_completion(messages, max_tokens=max_tokens, temperature=temperature)
-    return out['choices'][0]['message']['content'].strip()
+    tok = GGUFTokenizer(llm)
+    ids = prompt_ids(tok, messages, gguf_system(llm) if system is None else system)
+    out = llm.create_completion(ids, max_tokens=max_tokens, temperature=temperature, **kwargs)['choices'][0]['text']
+    return out.removesuffix(chat_format(tok)['end']).strip()
 
 # %% ../nbs/05_gguf.ipynb #d89c8e86
 _OLLAMA = {
     'chatml': ('{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n', ['<|im_start|>', '<|im_end|>']),
-    'mistral': ('{{- range .Messages }}{{- if eq .Role "user" }}[INST] {{ .Content }} [/INST]{{- else if eq .Role "assistant" }}{{ .Content }}</s>{{- end }}{{- end }}',
+    # Mistral-7B-Instruct-v0.3: the system text in front of the last user message, "[INST] x[/INST]", " reply</s>"
+    'mistral': ('{{- range $i, $_ := .Messages }}{{- if eq .Role "user" }}[INST] {{ if and $.System (eq (len (slice $.Messages $i)) 1) }}'
+                '{{ $.System }}\n\n{{ end }}{{ .Content }}[/INST]{{- else if eq .Role "assistant" }} {{ .Content }}</s>{{- end }}{{- end }}',
                 ['[INST]', '[/INST]', '</s>']),
 }
 
@@ -541,13 +556,15 @@ def ollama_template(chat_template:str)->str|None:
 
 def write_modelfile(
     gguf_file:str|os.PathLike, # the GGUF the Modelfile points to (same folder)
-    system:str|None=None,      # an optional SYSTEM prompt
+    system:str|None=None,      # the SYSTEM prompt (default: the one the clone was trained with, from the GGUF)
     temperature:float=0.7,     # default sampling temperature
 )->Path:
-    "Write an Ollama `Modelfile` beside the GGUF (`ollama create clone -f Modelfile`)."
+    "Write an Ollama `Modelfile` beside the GGUF (`ollama create clone -f Modelfile`), with the clone's training system prompt."
     import gguf
     g = Path(gguf_file); r = gguf.GGUFReader(g)
     f = r.get_field('tokenizer.chat_template'); tmpl = f.contents() if f else ''
+    if system is None:
+        s = r.get_field('llmclone.system_prompt'); system = s.contents() if s else SYSTEM_PROMPT
     kind = ollama_template(tmpl)
     lines = [f'# Ollama model file for {g.name}: in this folder run `ollama create clone -f Modelfile`, then `ollama run clone`',
              f'FROM ./{g.name}']
@@ -610,8 +627,8 @@ def export_gguf(
     if modelfile: res['modelfile'] = str(write_modelfile(out))
     if verify:
         res['verification'] = verify_gguf(out, reference or adapter_dir, texts)
-        if type=='f16' and res['verification']['top1'] < 0.99: raise AssertionError(f"{out}: F16 agrees with the HF model on only "
-            f"{res['verification']['top1']:.1%} of next tokens (expected ≥ 99%): the conversion is wrong — please report it.")
+        if type=='f16' and res['verification']['top1_clear'] < 0.99: raise AssertionError(f"{out}: F16 agrees with the HF model on only "
+            f"{res['verification']['top1_clear']:.1%} of the next tokens HF does not see as a near-tie (expected ≥ 99%): the conversion is wrong — please report it.")
         if not res['verification']['tokens_identical']: warnings.warn(f"{out}: llama.cpp tokenises {len(res['verification']['token_mismatches'])} "
             "text(s) differently from HF (see verification['token_mismatches']). For SentencePiece vocabularies llama.cpp puts a space "
             "after every special token; for BPE ones, check the pre-tokenizer name (pre=...).")
