@@ -185,9 +185,11 @@ class GGUFTokenizer:
         self.bos_token_id, self.eos_token_id = llm.token_bos(), llm.token_eos()
         self.bos_token, self.eos_token = text(self.bos_token_id), text(self.eos_token_id)
     def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=False, **kw)->str:
-        from transformers.utils.chat_template_utils import render_jinja_template
-        out, _ = render_jinja_template(conversations=[messages], chat_template=self.chat_template,
-                                       add_generation_prompt=add_generation_prompt, bos_token=self.bos_token, eos_token=self.eos_token)
-        return out[0]
+        kw = dict(add_generation_prompt=add_generation_prompt, bos_token=self.bos_token, eos_token=self.eos_token)
+        try: from transformers.utils.chat_template_utils import render_jinja_template
+        except ImportError:   # older transformers: the compiled template that apply_chat_template rendered with
+            from transformers.utils.chat_template_utils import _compile_jinja_template
+            return _compile_jinja_template(self.chat_template).render(messages=messages, **kw)
+        return render_jinja_template(conversations=[messages], chat_template=self.chat_template, **kw)[0][0]
     def __call__(self, text:str, add_special_tokens:bool=False)->dict:
         return {'input_ids': self.llm.tokenize(text.encode('utf-8'), add_bos=add_special_tokens, special=True)}
