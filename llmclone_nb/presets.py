@@ -7,9 +7,9 @@ from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SMOLLM2', 'PRESETS', 'DATA', 'Device', 'detect_device', 'Preset', 'pick_preset', 'get_preset', 'hf_token',
-           'GatedModelError', 'gated_message', 'raise_if_gated', 'platform', 'output_root', 'sample_export_path',
-           'sample_chat_path', 'find_export', 'atomic_path', 'write_json']
+__all__ = ['SMOLLM2', 'PRESETS', 'MIN_CAPABILITY', 'AMPERE_MIN_GB', 'DATA', 'Device', 'detect_device', 'Preset', 'UnsupportedGPU',
+           'pick_preset', 'get_preset', 'hf_token', 'GatedModelError', 'gated_message', 'raise_if_gated', 'platform',
+           'output_root', 'sample_export_path', 'sample_chat_path', 'find_export', 'atomic_path', 'write_json']
 
 # %% ../nbs/00_presets.ipynb #e5c8e0dd
 @dataclass(frozen=True)
@@ -84,18 +84,31 @@ PRESETS = {
 }
 
 # %% ../nbs/00_presets.ipynb #34cc2b93
+MIN_CAPABILITY = (7, 5)  # the T4: older GPUs have no kernels in current PyTorch CUDA builds and bitsandbytes
+AMPERE_MIN_GB = 20.0     # the `ampere` preset needs ~17.6 GB by chapter 3's estimate
+
+class UnsupportedGPU(RuntimeError):
+    "A GPU this tutorial cannot train on; the message says what to pick instead."
+
 def pick_preset(
     device:Device|None=None, # the machine (default: `detect_device()`)
     name:str|None=None,      # force a preset by name (overrides everything)
 )->Preset:
-    "The preset for `device`; `name` or `$LLMCLONE_PRESET` override the choice."
+    "The preset for `device` (by capability and memory); `name` or `$LLMCLONE_PRESET` override the choice."
     name = name or os.environ.get('LLMCLONE_PRESET')
     if name:
         if name not in PRESETS: raise ValueError(f"Unknown preset {name!r}: choose one of {', '.join(PRESETS)}.")
         return PRESETS[name]
     device = device or detect_device()
     if device.kind!='cuda': return PRESETS['cpu']
-    return PRESETS['ampere' if device.bf16 else 't4']
+    if tuple(device.capability)<MIN_CAPABILITY:
+        cc = '.'.join(map(str, device.capability))
+        raise UnsupportedGPU(f"{device.name} (compute capability {cc}) is older than a T4 (7.5): current PyTorch CUDA builds and "
+            "bitsandbytes have no kernels for it. On Kaggle pick Settings → Accelerator → 'GPU T4 x2'; on Colab Runtime → "
+            "Change runtime type → T4 GPU; or set LLMCLONE_PRESET=cpu to check the pipeline on the CPU.")
+    if not device.bf16: return PRESETS['t4']
+    if device.memory_gb>=AMPERE_MIN_GB: return PRESETS['ampere']
+    return replace(PRESETS['t4'], dtype='bfloat16')   # a 12-16 GB Ampere card: the T4's sizes, bf16 compute
 
 # %% ../nbs/00_presets.ipynb #7c51406d
 def get_preset(
