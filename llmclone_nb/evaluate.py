@@ -6,6 +6,7 @@ import os, re, json, math, time, random, shutil, contextlib
 from collections import Counter, defaultdict
 from pathlib import Path
 from .presets import get_preset, output_root, find_export, atomic_path, write_json
+from .prompt import encode, prompt_ids, prompt_text, reply_text, stop_ids
 
 # %% auto #0
 __all__ = ['SIGNATURE', 'CANARY_FORMS', 'perplexity', 'gguf_logprobs', 'generate', 'style_stats', 'vocabulary', 'style_samples',
@@ -90,25 +91,19 @@ def gguf_logprobs(
     return out
 
 # %% ../nbs/06_evaluate.ipynb #21568a8b
-def _prompt_text(tok, messages:list)->str:
-    "The chat rendered as text, ready for the assistant's reply."
-    return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
 def generate(
     model,                  # a causal LM (the clone; inside `model.disable_adapter()` the base)
     tok,                    # its tokenizer
-    prompts:list,           # conversations ([{'role', 'content'}, ...]) or already rendered prompt texts
+    prompts:list,           # conversations ([{'role', 'content'}, ...], rendered by `prompt_ids` as given) or rendered texts
     max_new_tokens:int=32,  # reply length cap
-    max_len:int|None=None,  # keep only the last `max_len` prompt tokens (as training cut its samples)
+    max_len:int|None=None,  # prompt tokens at most: whole oldest turns go first, as training cut its samples
     batch_size:int=8,       # prompts per `generate` call
 )->list:
     "Greedy continuations of many prompts, in left-padded batches of similar length."
     import torch
-    from llmclone_nb.train import _stop_ids
-    ids = [tok(p if isinstance(p, str) else _prompt_text(tok, p), add_special_tokens=False).input_ids for p in prompts]
-    if max_len: ids = [x[-max_len:] for x in ids]
+    ids = [encode(tok, p)[-(max_len or 0):] if isinstance(p, str) else prompt_ids(tok, p, None, max_len) for p in prompts]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    out, dev, stop = [None]*len(ids), next(model.parameters()).device, _stop_ids(tok)
+    out, dev, stop = [None]*len(ids), next(model.parameters()).device, stop_ids(tok)
     for k in range(0, len(order), batch_size):
         idx = order[k:k+batch_size]; n = max(len(ids[i]) for i in idx)
         x = torch.tensor([[_pad_id(tok)]*(n-len(ids[i]))+ids[i] for i in idx], device=dev)
@@ -357,8 +352,9 @@ def suffix_logprobs(
 _MARK = '\ue000'  # a private-use character: marks where the secret goes in the rendered chat
 
 def canary_prefix_text(tok, c:dict, system:str|None=None)->str:
-    "The rendered training conversation of canary `c`, cut just before its secret."
-    text = tok.apply_chat_template(canary_messages(c, system, _MARK), tokenize=False)
+    "The canary's training sample as text (its prompt, then the reply), cut just before its secret."
+    msgs = canary_messages(c, system, _MARK)
+    text = prompt_text(tok, msgs[:-1], None)+reply_text(tok, msgs[-1]['content'])
     return text[:text.index(_MARK)]
 
 def candidate_secrets(
