@@ -197,6 +197,13 @@ HEAD = {'about': lambda d: 'Here is the data you requested. "messages": [',
         'sessions': lambda d: {'about': '', 'list': []}, 'web_sessions': lambda d: {'about': '', 'list': []},
         'other_data': lambda d: {'about': d(texts), 'changes_log': [{'type': d(texts)}]}}
 
+class Export(tuple):
+    "`(document, dump style)`, shown in a failure report by its shape only (a 30,000-message repr helps nobody)."
+    def __repr__(self):
+        doc, style = self
+        chats = [f"{sec}:{type_}:{len(msgs)}" for (_, sec, _, type_, _), msgs in ref_chats(doc)]
+        return f"Export(style={style!r}, keys={list(doc)}, chats (section:type:messages)={chats})"
+
 @st.composite
 def exports(draw):
     "`(document, dump style)`: a whole-account export (head sections may be missing) or a one-chat export."
@@ -206,7 +213,7 @@ def exports(draw):
         sections = [s for s in ('chats', 'left_chats') if draw(st.integers(0, 5))] or ['chats']
         if draw(st.integers(0, 9)) == 0: sections.reverse()  # left_chats first
         for s in sections: doc[s] = {'about': 'chats "messages": [', 'list': draw(st.lists(chats(), max_size=5))}
-    return doc, draw(st.sampled_from(['telegram', 'telegram', 'compact', 'compact_ascii', 'spaced_ascii', 'bom']))
+    return Export((doc, draw(st.sampled_from(['telegram', 'telegram', 'compact', 'compact_ascii', 'spaced_ascii', 'bom']))))
 
 def dump(doc, style, path):
     if style == 'telegram': s = json.dumps(doc, ensure_ascii=False, indent=1)
