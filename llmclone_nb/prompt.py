@@ -103,6 +103,7 @@ def prompt_ids(
     messages:list|str,             # the chat so far, ending with the other person's message
     system:str|None=SYSTEM_PROMPT, # when `messages` has no system turn (None: no system text)
     max_len:int|None=None,         # at most this many tokens: oldest whole turns go first, then the start of the oldest message
+                                   # (if the template's head and system text alone are longer, the last message stays whole)
 )->list:
     "The token ids the model reads before its next reply: what training put before every reply, and what inference feeds."
     if isinstance(messages, str): messages = [{'role': 'user', 'content': messages}]
@@ -114,8 +115,7 @@ def prompt_ids(
         turns = turns[2:]; out = ids(turns)
     if max_len and len(out)>max_len and turns:
         s = _shorten(turns[0]['content'], lambda s: len(ids([{**turns[0], 'content': s}]+turns[1:]))<=max_len)
-        if s is None: raise ValueError(f"max_len={max_len}: not even the template's own head fits; raise max_len.")
-        out = ids([{**turns[0], 'content': s}]+turns[1:])
+        if s is not None: out = ids([{**turns[0], 'content': s}]+turns[1:])   # else the head alone is over: keep the message whole
     return out
 
 # %% ../nbs/00_prompt.ipynb #15a6287a
@@ -156,7 +156,9 @@ def sample(
     while max_len and len(ids)>max_len and len(turns)>2:
         turns = turns[2:]; text, p, ids = build(turns)
     if max_len and len(ids)>max_len:
-        budget = max(max_len-(len(ids)-len(p)), max_len//2)   # room for the whole reply, or at least half the sample
+        head = len(build([{**turns[0], 'content': ''}]+turns[1:])[1])   # the prompt with the other person's message emptied
+        if head>=max_len: return None
+        budget = max(max_len-(len(ids)-len(p)), max_len//2, head)   # room for the whole reply, or at least half the sample
         s = _shorten(turns[0]['content'], lambda s: len(build([{**turns[0], 'content': s}]+turns[1:])[1])<=budget)
         if s is None: return None
         text, p, ids = build([{**turns[0], 'content': s}]+turns[1:]); ids = ids[:max_len]
