@@ -18,9 +18,8 @@ except ImportError:
                   "Reinstall ijson from a binary wheel (pip install --force-reinstall ijson) to get it back.")
 
 # %% auto #0
-__all__ = ['SYSTEM_PROMPT', 'GROUP_TYPES', 'ExportError', 'iter_export', 'inspect_export', 'format_inspect', 'scrub_text',
-           'normalise', 'session_samples', 'prepare', 'render_saiga', 'render_alpaca', 'alpaca_prompt', 'to_dataset',
-           'plot_stats']
+__all__ = ['GROUP_TYPES', 'ExportError', 'iter_export', 'inspect_export', 'format_inspect', 'scrub_text', 'normalise',
+           'session_samples', 'prepare', 'render_saiga', 'render_alpaca', 'alpaca_prompt', 'to_dataset', 'plot_stats']
 
 # %% ../nbs/01_export.ipynb #f730e13d
 class ExportError(ValueError):
@@ -547,8 +546,7 @@ def session_samples(
     return out
 
 # %% ../nbs/01_export.ipynb #56bf6313
-SYSTEM_PROMPT = ("You are chatting in Telegram as yourself. Reply to the last message the way you usually write: "
-                 "your language, tone and length. In group chats other people's messages start with their label.")
+from .prompt import SYSTEM_PROMPT   # one system prompt for training and inference (chapter 0's prompt module)
 GROUP_TYPES = ('private_group', 'private_supergroup', 'public_supergroup')
 
 def _me_matcher(me, owner_id):
