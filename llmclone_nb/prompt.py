@@ -34,7 +34,7 @@ _FORMATS = {}
 
 def chat_format(tok)->dict:
     "How `tok`'s template treats a system turn and frames a reply: `{'system', 'header', 'lead', 'end'}` (cached per template)."
-    key = (tok.chat_template, tok.bos_token, tok.eos_token)
+    key = (str(tok.chat_template), tok.bos_token, tok.eos_token)   # str: a tokenizer may hold a dict of named templates
     if key in _FORMATS: return _FORMATS[key]
     S, U = f'system{_MARK}', f'user{_MARK}'
     try: system = 'native' if S in render(tok, [{'role': 'system', 'content': S}, {'role': 'user', 'content': U}], True) else 'fold'
