@@ -420,6 +420,7 @@ def seen_in_training(
     st = info['settings']; bs = st['micro_batch']*st['grad_accum']
     kept = [(r, s['length']) for r in read_jsonl(Path(data_dir)/'train.jsonl')
             if (s := tokenize_chat(r['messages'], tok, st['max_seq_len'], info.get('train_on', 'all')))]
+    if not kept: return Counter()   # nothing fits in max_seq_len: nothing was trained on (and the loop below would never end)
     need, idx, epoch = info['steps']*bs, [], 0
     while len(idx)<need:
         idx += length_grouped_order([l for _, l in kept], bs, seed=info.get('seed', 42)+epoch); epoch += 1

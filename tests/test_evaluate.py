@@ -10,7 +10,8 @@ from llmclone_nb.presets import PRESETS, sample_export_path
 from llmclone_nb.train import fix_pad_token, read_jsonl, _common
 from llmclone_nb.export import prepare
 from llmclone_nb.evaluate import (style_stats, scrubbed_values, _found, suffix_logprobs, make_canaries, canary_prefix_text,
-    exposure, plant_canaries, score_blind, blind_pairs, evaluate, candidate_secrets)
+    exposure, plant_canaries, score_blind, blind_pairs, evaluate, candidate_secrets, seen_in_training)
+from collections import Counter
 
 FIXTURE = Path(__file__).resolve().parent/'fixtures'/'planted_pii.json'
 
@@ -96,7 +97,7 @@ def test_evaluate_end_to_end(tiny, data, tmp_path):
     ad = tmp_path/'run'/'adapter'
     peft = get_peft_model(m, LoraConfig(r=2, lora_alpha=4, target_modules=['q_proj', 'v_proj'], init_lora_weights=False))
     peft.save_pretrained(ad); tok.save_pretrained(ad)
-    settings = asdict(replace(PRESETS['cpu'], model_id=str(base), max_seq_len=64, micro_batch=2, grad_accum=1))
+    settings = asdict(replace(PRESETS['cpu'], model_id=str(base), max_seq_len=160, micro_batch=2, grad_accum=1))
     (ad/'llmclone.json').write_text(json.dumps({'preset': 'cpu', 'base_model': str(base), 'settings': settings, 'steps': 3, 'seed': 42}))
     planted = tmp_path/'planted'; plant_canaries(data, planted)
     res = evaluate(ad, planted, n=2, max_new_tokens=4, candidates=99)
@@ -108,3 +109,7 @@ def test_evaluate_end_to_end(tiny, data, tmp_path):
     assert sum(res['leak']['seen'].values()) <= 6 and res['placeholders']['values_checked'] > 20 and res['placeholders']['leaks'] == 0
     assert len(res['samples']) == len(res['blind']) == 2
     with pytest.raises(FileNotFoundError, match='GGUF'): evaluate(ad, planted, gguf=tmp_path/'nope.gguf')
+    # a max_seq_len too small for the template's head and system prompt keeps no sample: reported, not a hang
+    settings['max_seq_len'] = 16
+    (ad/'llmclone.json').write_text(json.dumps({'preset': 'cpu', 'base_model': str(base), 'settings': settings, 'steps': 3, 'seed': 42}))
+    assert seen_in_training(planted, ad, tok) == Counter()
