@@ -1,4 +1,5 @@
 "Slower checks of llmclone_nb.swa against transformers' Mistral (the notebook holds the main ones)."
+import inspect
 import pytest, torch
 transformers = pytest.importorskip("transformers")
 from transformers import MistralConfig, MistralForCausalLM, AttentionInterface
@@ -21,12 +22,14 @@ def test_rolling_cache_long_sequence_batch():
 def test_rolling_cache_matches_hf_incremental_decoding():
     "transformers' own step-by-step decoding (its sliding-window cache) agrees with our rolling buffer."
     m = tiny(W=5, n_layers=2, seed=2)
+    # transformers 5.24 names the cache `cache`; Colab's 5.15 still calls it `past_key_values`
+    KV = 'cache' if 'cache' in inspect.signature(m.forward).parameters else 'past_key_values'
     ids = torch.randint(0, 101, (1, 30))
     steps, cache = [], None
     with torch.no_grad():
         for i in range(ids.shape[1]):
-            out = m(ids[:, i:i + 1], cache=cache, use_cache=True)
-            cache = out.cache
+            out = m(ids[:, i:i + 1], **{KV: cache}, use_cache=True)
+            cache = out[KV]
             steps.append(out.logits)
     torch.testing.assert_close(decode_rolling(m, ids), torch.cat(steps, 1), atol=1e-5, rtol=1e-4)
 
