@@ -147,8 +147,8 @@ def test_sessions_split_and_dedup(tmp_path):
     assert times['validation'][0] > times['train'][len(times['train']) // 2]
 
 def _pairs(path, fast):
-    from llmclone_nb.export import _Stream
-    st = _Stream(path, fast=fast)
+    from llmclone_nb.reader import ExportStream
+    st = ExportStream(path, fast=fast)
     pairs = [(c['index'], c['section'], c['name'], c['type'], c['id'], m['id'] if type(m) is dict else m) for c, m in st]
     return pairs, [dict(c) for c in st.chats], st.shape, st.owner_id, st.fell_back
 
@@ -181,10 +181,10 @@ def test_fast_path_odd_files(tmp_path, monkeypatch):
         assert (fast[4] is None) if why is None else (why in fast[4]), (name, fast[4])
         assert sum(c['section'] == 'left_chats' for c in fast[1]) == 1, name
     # and prepare writes the same files whichever path read the export (here: fast, falling back mid-file, vs router only)
-    import functools, llmclone_nb.export as E
+    import functools, llmclone_nb.reader as R
     p = tmp_path/'reordered.json'
     a = prepare(p, tmp_path/'a', groups=True)
-    monkeypatch.setattr(E._Stream, '__init__', functools.partialmethod(E._Stream.__init__, fast=False))
+    monkeypatch.setattr(R.ExportStream, '__init__', functools.partialmethod(R.ExportStream.__init__, fast=False))
     b = prepare(p, tmp_path/'b', groups=True)
     for f in ('train.jsonl', 'validation.jsonl'): assert (tmp_path/'a'/f).read_bytes() == (tmp_path/'b'/f).read_bytes()
     assert {k: v for k, v in a.items() if k != 'created'} == {k: v for k, v in b.items() if k != 'created'}

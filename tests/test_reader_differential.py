@@ -1,6 +1,6 @@
-"""The streaming reader (chapter 1) against a plain `json.load` reader, on generated Telegram exports.
+"""The streaming reader (chapter 1b) against a plain `json.load` reader, on generated Telegram exports.
 
-Hypothesis writes whole-account and one-chat exports in every shape of shared/TELEGRAM_FORMAT.md — chats of 0 to
+Hypothesis writes whole-account and one-chat exports in every shape of the Telegram Desktop export (chapter 1b) — chats of 0 to
 30,000 messages in any order, `left_chats` before or after `chats`, the three format generations, text as a string or
 a list of parts, service and unsupported entries, texts full of bytes that look like keys or like a chat header —
 dumped indented (as Telegram writes) or compact, and checks that the reader hands out exactly what `json.load` finds:
@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
-from llmclone_nb.export import ExportError, GROUP_TYPES, _Malformed, inspect_export, iter_export, normalise, prepare
+from llmclone_nb.export import ExportError, GROUP_TYPES, inspect_export, iter_export, normalise, prepare
+from llmclone_nb.samples import _Malformed
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT/'llmclone_nb'/'data'/'sample_export'/'result.json'
@@ -286,7 +287,7 @@ def test_real_exports(tmp_path, name):
 
 def test_c_stages_linked_and_equal():
     "With ijson's C backend the parser stages are linked in C (the fast path's speed), and build what `items_coro` builds."
-    from llmclone_nb import export as E
+    from llmclone_nb import reader as E
     if E._ijson is not E.ijson: assert E._C_LINKS, "this ijson's C stages cannot be linked directly: the fast path is 2.5x slower"
     data, outs = SAMPLE.read_bytes(), []
     for linked in ((True, False) if E._C_LINKS else (False,)):
