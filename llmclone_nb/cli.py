@@ -51,6 +51,15 @@ def _run(a):
         **({'save_steps': a.save_steps} if a.save_steps else {}))
     print('\n' + format_summary(s))
 
+def _serve_api(a):
+    from llmclone_nb.serve import serve_api
+    serve_api(a.gguf, host=a.host, port=a.port, api_key=a.api_key)
+
+def _serve_telegram(a):
+    from llmclone_nb.serve import serve_telegram
+    serve_telegram(a.base_url, owner=a.owner, allow=tuple(a.allow), mode=a.mode, model=a.model, api_key=a.api_key,
+                   telegram_api=a.telegram_api, state=a.state, log_messages=a.log)
+
 # %% ../nbs/99_cli.ipynb #71024d44
 def parser()->argparse.ArgumentParser:
     "The `llmclone` argument parser."
@@ -93,6 +102,23 @@ def parser()->argparse.ArgumentParser:
     s.add_argument('--max-steps', type=int); s.add_argument('--save-steps', type=int, help='checkpoint every N steps')
     s.add_argument('--type', default='q8_0', choices=['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k_m', 'q5_k_m', 'q6_k'])
     s.set_defaults(fn=_run)
+    s = sub.add_parser('serve', help='serve the clone: an OpenAI-compatible API with a chat page, or a Telegram bot (chapter 7)')
+    ss = s.add_subparsers(dest='what', required=True, metavar='api|telegram')
+    t = ss.add_parser('api', help='an OpenAI-compatible server on llama-cpp-python, model "clone", chat page at /')
+    t.add_argument('gguf', help="the clone's GGUF file (chapter 5)")
+    t.add_argument('--host', default='127.0.0.1', help='interface to listen on (default: this machine only)')
+    t.add_argument('--port', type=int, default=8000); t.add_argument('--api-key', help='require this bearer key (else 401)')
+    t.set_defaults(fn=_serve_api)
+    t = ss.add_parser('telegram', help='a Telegram bot that answers as you in allowed chats (token: $TELEGRAM_BOT_TOKEN)')
+    t.add_argument('--base-url', required=True, help='OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 or Ollama\'s http://localhost:11434/v1')
+    t.add_argument('--owner', type=int, required=True, help='your numeric Telegram user id: the only one who controls the bot')
+    t.add_argument('--allow', type=int, nargs='*', default=[], metavar='CHAT_ID', help='chat ids to answer (deny by default)')
+    t.add_argument('--mode', choices=['off', 'draft', 'auto'], default='draft', help='mode of an allowed chat until /mode changes it')
+    t.add_argument('--model', default='clone', help='model name at the endpoint'); t.add_argument('--api-key', help="the endpoint's key (default: $OPENAI_API_KEY)")
+    t.add_argument('--telegram-api', help='Bot API base URL, the token is appended (default: https://api.telegram.org/bot)')
+    t.add_argument('--state', help='SQLite state file (default: serve.sqlite in the output folder)')
+    t.add_argument('--log', action='store_true', help='also log message texts (off by default)')
+    t.set_defaults(fn=_serve_telegram)
     return p
 
 # %% ../nbs/99_cli.ipynb #c0dacc71
@@ -104,6 +130,10 @@ def _user_errors()->tuple:
         from llmclone_nb.export import ExportError
         errs.append(ExportError)
     except ImportError: pass
+    try:
+        from llmclone_nb.serve import ServeError
+        errs.append(ServeError)
+    except ImportError: pass   # the serve extra is not installed
     return tuple(errs)
 
 def main(argv:list|None=None)->int:

@@ -1,0 +1,86 @@
+"""Chapter 7's server, live on a free loopback port with a tiny clone GGUF, called with OpenAI's own client:
+the model list, plain and streamed replies, `stop`, the API key, two streams at once, and the prompt the model received."""
+import threading, urllib.request, urllib.error
+import pytest
+pytest.importorskip('llama_cpp.server.app'); pytest.importorskip('openai')
+from openai import OpenAI, AuthenticationError
+from serve_helpers import SYS, KEY, tiny_clone, live_server
+from llmclone_nb.serve import CLONE
+from llmclone_nb.prompt import GGUFTokenizer, sample
+
+HIST = [{'role': 'user', 'content': 'привет! как дела?'}, {'role': 'assistant', 'content': 'норм)'},
+        {'role': 'user', 'content': 'го вечером в кино?'}]
+
+@pytest.fixture(scope='module')
+def url(tmp_path_factory):
+    with live_server(tiny_clone(tmp_path_factory.mktemp('serve')), api_key=KEY) as u: yield u
+
+@pytest.fixture
+def client(url): return OpenAI(base_url=url+'/v1', api_key=KEY, timeout=60, max_retries=0)
+
+def _chat(client, msgs=HIST, **kw):
+    return client.chat.completions.create(model=CLONE, messages=msgs, max_tokens=kw.pop('max_tokens', 16), temperature=0, **kw)
+
+def _stream(client, msgs=HIST, **kw):
+    out, finish = [], None
+    for c in client.chat.completions.create(model=CLONE, messages=msgs, max_tokens=kw.pop('max_tokens', 16), temperature=0, stream=True, **kw):
+        if c.choices:
+            out.append(c.choices[0].delta.content or '')
+            finish = c.choices[0].finish_reason or finish
+    return out, finish
+
+def test_models_list_clone(client):
+    assert [m.id for m in client.models.list()] == [CLONE]
+
+def test_reply_and_stream(client):
+    r = _chat(client)
+    text = r.choices[0].message.content
+    assert text.strip() and r.choices[0].finish_reason == 'length' and r.usage.completion_tokens == 16
+    pieces, finish = _stream(client)
+    assert sum(bool(p) for p in pieces) > 3, pieces          # streamed in pieces, not one block
+    assert ''.join(pieces) == text and finish == 'length'     # greedy: the stream says the same
+
+def test_stop(client):
+    text = _chat(client).choices[0].message.content
+    stop = text.strip()[4:7]
+    assert stop and len(text) > 10
+    got = _chat(client, stop=[stop]).choices[0]
+    assert got.message.content == text[:text.index(stop)] and got.finish_reason == 'stop'
+
+def test_key_required(url):
+    with pytest.raises(AuthenticationError): OpenAI(base_url=url+'/v1', api_key='wrong', max_retries=0).models.list()
+    with pytest.raises(urllib.error.HTTPError) as e: urllib.request.urlopen(url+'/v1/models', timeout=10)
+    assert e.value.code == 401
+
+def test_two_streams_at_once_both_finish(client):
+    "The second request waits for the first instead of cutting its stream short (interrupt_requests=False)."
+    want = _chat(client, max_tokens=48).choices[0].message.content
+    res, started = {}, threading.Event()
+    def run(name):
+        out, finish = [], None
+        for c in client.chat.completions.create(model=CLONE, messages=HIST, max_tokens=48, temperature=0, stream=True):
+            if c.choices: out.append(c.choices[0].delta.content or ''); finish = c.choices[0].finish_reason or finish
+            started.set()
+        res[name] = (''.join(out), finish)
+    a = threading.Thread(target=run, args=('a',)); a.start()
+    assert started.wait(60)
+    b = threading.Thread(target=run, args=('b',)); b.start()
+    a.join(120); b.join(120)
+    assert res == {'a': (want, 'length'), 'b': (want, 'length')}
+
+def test_prompt_is_the_training_prefix(client):
+    "What the model received for a history equals the unlabelled start of the training sample for it, system prompt included."
+    from llama_cpp.server import app as srv
+    llm = srv._llama_proxy(CLONE)
+    seen, real = [], llm.create_completion
+    llm.create_completion = lambda prompt, **kw: (seen.append(list(prompt)), real(prompt, **kw))[1]
+    try:
+        _chat(client, max_tokens=2)
+        _chat(client, [{'role': 'system', 'content': 'другой'}] + HIST, max_tokens=2)
+    finally: llm.create_completion = real
+    tok = GGUFTokenizer(llm)
+    def prefix(system):
+        ids, labels = sample(tok, [{'role': 'system', 'content': system}] + HIST + [{'role': 'assistant', 'content': 'го)'}])
+        return ids[:next(i for i, l in enumerate(labels) if l != -100)]
+    assert seen == [prefix(SYS), prefix('другой')]
+    assert SYS in llm.detokenize(seen[0]).decode(errors='replace')
