@@ -16,7 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT/'_docs_check'
 # Pages that must show at least this many figures (plots are part of what the chapter teaches).
-MIN_FIGURES = {'01_export': 1, '02_swa': 1, '03_qlora': 1, '04_train': 1, '06_evaluate': 1}
+MIN_FIGURES = {'index': 1, '00_journey': 1, '01_export': 2, '02_swa': 2, '03_qlora': 2, '04_train': 1, '06_evaluate': 1}
+# (chapters 1-3 and the home page open with the journey strip: one figure more than their own plots)
 
 def _mixed_import_cells()->list:
     "Cells nbdev's docs processing would execute out of context: not exported, with an import and other statements."
@@ -32,6 +33,19 @@ def _mixed_import_cells()->list:
             if any(not isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.If)) for n in tree.body):
                 out.append(f"{nbp.name} cell {i}: imports mixed with other code ({src.splitlines()[0][:60]!r}); "
                            "nbdev's docs processing runs every cell with an import: move the imports to a cell of their own")
+    return out
+
+def _missing_assets()->list:
+    "Files that `nbs/_quarto.yml` names (stylesheets, includes, logos) but that are not in `nbs/`."
+    import yaml
+    cfg, out = yaml.safe_load((ROOT/'nbs'/'_quarto.yml').read_text(encoding='utf-8')), []
+    def walk(v, key=''):
+        if isinstance(v, dict): [walk(x, k) for k, x in v.items()]
+        elif isinstance(v, list): [walk(x, key) for x in v]
+        elif isinstance(v, str) and key in ('css', 'include-in-header', 'include-before-body', 'include-after-body', 'logo', 'favicon', 'metadata-files'):
+            if key == 'metadata-files' and v == 'sidebar.yml': return  # written by nbdev-docs itself
+            if not (ROOT/'nbs'/v).exists(): out.append(f"nbs/_quarto.yml names {key}: {v}, which is not in nbs/: add the file or drop the reference")
+    walk(cfg)
     return out
 
 def process():
@@ -116,7 +130,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--screenshot', default='01_export', help='page to screenshot ("" to skip)')
     a = ap.parse_args()
-    problems = _mixed_import_cells()
+    problems = _mixed_import_cells() + _missing_assets()
     if problems: print('Docs check FAILED:\n  ' + '\n  '.join(problems)); sys.exit(1)
     problems = render(process())
     if a.screenshot: problems += screenshot(a.screenshot)
