@@ -20,11 +20,13 @@ def plot_stats(
 ):
     "Four panels: messages per month for the top chats, message lengths (you vs others), top chats, session lengths."
     import matplotlib.pyplot as plt
+    you, others = 'tab:orange', 'tab:blue'  # the same two colours in every panel that splits you from the others
     fig, ax = plt.subplots(2, 2, figsize=(12, 7))
     a = ax[0, 0]
+    chat_colours = [plt.cm.Dark2.colors[i] for i in (0, 2, 3, 4, 6)]  # chats, not people: no orange or blue
     months = sorted({m for c in stats['activity'].values() for m in c})
-    for chat in list(stats['activity'])[:top]:
-        a.plot(range(len(months)), [stats['activity'][chat].get(m, 0) for m in months], marker='.', label=chat)
+    for k, chat in enumerate(list(stats['activity'])[:top]):
+        a.plot(range(len(months)), [stats['activity'][chat].get(m, 0) for m in months], marker='.', label=chat, color=chat_colours[k % len(chat_colours)])
     step = max(1, len(months) // 8)
     a.set_xticks(range(0, len(months), step), months[::step], rotation=30, fontsize=8)
     a.set(title='Messages per month', ylabel='messages'); a.legend(fontsize=8)
@@ -33,17 +35,17 @@ def plot_stats(
     x = list(range(max(i for k in ('owner', 'others') for i, v in enumerate(stats['lengths'][k]) if v) + 1))
     for k, off in (('owner', -0.2), ('others', 0.2)):
         c = stats['lengths'][k]; tot = max(1, sum(c))
-        a.bar([i + off for i in x], [v / tot for v in c[:len(x)]], width=0.4, label='you' if k == 'owner' else 'others')
+        a.bar([i + off for i in x], [v / tot for v in c[:len(x)]], width=0.4, label='you' if k == 'owner' else 'others', color=you if k == 'owner' else others)
     a.set_xticks(x, [f'<{2*e if e else 1}' for e in edges[:len(x)]], fontsize=8)
     a.set(title='Message length (characters)', ylabel='share of messages'); a.legend()
     a = ax[1, 0]
     tc = stats['top_chats'][:10][::-1]
-    a.barh([f"{c['chat']} ({c['type']})" for c in tc], [c['messages'] - c['owner'] for c in tc], label='others')
-    a.barh([f"{c['chat']} ({c['type']})" for c in tc], [c['owner'] for c in tc], left=[c['messages'] - c['owner'] for c in tc], label='you')
+    a.barh([f"{c['chat']} ({c['type']})" for c in tc], [c['messages'] - c['owner'] for c in tc], label='others', color=others)
+    a.barh([f"{c['chat']} ({c['type']})" for c in tc], [c['owner'] for c in tc], left=[c['messages'] - c['owner'] for c in tc], label='you', color=you)
     a.set(title='Top chats (messages kept)'); a.legend(fontsize=8); a.tick_params(axis='y', labelsize=8)
     a = ax[1, 1]
     sm = stats['session_messages']; last = max([i for i, v in enumerate(sm) if v] + [1])
-    a.bar(range(last + 1), sm[:last + 1])
+    a.bar(range(last + 1), sm[:last + 1], color='tab:gray')
     a.set_xticks(range(last + 1), [f'<{2**i}' for i in range(last + 1)], fontsize=8)
     a.set(title='Messages per session', ylabel='sessions')
     fig.tight_layout()

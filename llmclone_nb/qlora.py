@@ -2,11 +2,17 @@
 
 # %% ../nbs/03_qlora.ipynb #ff144ebf
 from __future__ import annotations
-import math, os
+import logging, math, os, warnings
 import torch
 from torch import nn
-from .presets import Preset, PRESETS, get_preset, hf_token, raise_if_gated
+from .presets import Preset, PRESETS, AMPERE_MIN_GB, get_preset, hf_token, raise_if_gated
 from .models import model_path
+# bitsandbytes' CPU backend looks for an optional faster inference kernel (the `kernels` package) when it loads, and logs a
+# warning when that is absent. That inference fast path is exactly what `guard_cpu_4bit` (below) turns off for training.
+logging.getLogger('bitsandbytes.backends.cpu.ops').setLevel(logging.ERROR)
+# peft's `get_peft_model` reads `model.is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning on
+# every call: a note for peft's authors, not for our readers. Only that one message is filtered.
+warnings.filterwarnings('ignore', message=r'`is_gradient_checkpointing` is deprecated', category=FutureWarning)
 
 # %% auto #0
 __all__ = ['GB', 'nf4_levels', 'quantize_nf4', 'dequantize_nf4', 'dynamic_map', 'double_quantize', 'double_dequantize',
@@ -333,18 +339,34 @@ def show_table(rows:list, cols:list|None=None)->str:
     return '\n'.join(out)
 
 # %% ../nbs/03_qlora.ipynb #69fd972d
-def plot_memory(rows:list, gpu_memory:float=15*GB, title:str=''):
-    "Stacked bars of the estimate's parts (GB) per row, with the GPU's memory as a line."
+def plot_memory(
+    rows:list,                 # rows of `memory_table`
+    gpu_memory:dict|None=None, # GPU memory (bytes) per preset name; default: a T4's 15 GB for 't4', the smallest card the `ampere` preset is picked for
+    title:str='',              # figure title
+):
+    "Stacked bars of the estimate's parts (GB) per row; over each preset's bars, the memory of the GPU that preset runs on."
     import matplotlib.pyplot as plt
+    limits = {'t4': (15*GB, 'T4'), 'ampere': (AMPERE_MIN_GB*GB, 'smallest ampere card')}
+    limits.update({k: (v, k) for k, v in (gpu_memory or {}).items()})
     parts = ['weights', 'quant_constants', 'upcast', 'lora', 'gradients', 'optimizer', 'activations', 'logits', 'cuda_context']
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    labels = [f"{r['preset']} {r['seq_len']}" for r in rows]
-    bottom = [0.]*len(rows)
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    x, bottom = range(len(rows)), [0.]*len(rows)
     for p in parts:
         vals = [r[p] for r in rows]
-        ax.bar(labels, vals, bottom=bottom, label=p)
+        ax.bar(x, vals, bottom=bottom, label=p)
         bottom = [b+v for b, v in zip(bottom, vals)]
-    ax.axhline(gpu_memory/GB, color='k', ls='--', lw=1); ax.text(-0.4, gpu_memory/GB+0.2, 'T4 (15 GB)')
-    ax.set_ylabel('GB'); ax.set_title(title); ax.legend(fontsize=7, ncol=3, loc='upper left')
+    ax.set_xticks(list(x), [f"{r['preset']}\n{r['seq_len']} tok" for r in rows], fontsize=8)
+    top = max(bottom)
+    for name in dict.fromkeys(r['preset'] for r in rows):  # one line per preset, over its own bars only
+        if name not in limits: continue
+        idx = [i for i, r in enumerate(rows) if r['preset'] == name]
+        mem, label = limits[name]
+        ax.hlines(mem/GB, idx[0] - 0.45, idx[-1] + 0.45, colors='k', linestyles='--', lw=1)
+        ax.text(idx[0] - 0.4, mem/GB + 0.3, f"{label}: {mem/GB:.0f} GB", fontsize=8)
+        top = max(top, mem/GB)
+    ax.set_ylim(0, top * 1.15)
+    ax.set_ylabel('GB'); ax.set_title(title)
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1), frameon=False)
+    fig.tight_layout()
     plt.close(fig)
     return fig
