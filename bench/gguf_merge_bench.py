@@ -1,6 +1,6 @@
 """Streaming merge-and-convert of a 7B-shaped checkpoint: time and peak RSS.
 
-    .venv/bin/python bench/gguf_merge_bench.py [--dir /tmp/llmclone-7b] [--layers 32] [--type q8_0] [--keep]
+    .venv/bin/python bench/gguf_merge_bench.py [--dir /tmp/llmclone-7b] [--layers 32] [--type q8_0] [--keep] [--export]
 
 Writes a Mistral-7B-shaped checkpoint with random bf16 weights (hidden 4096, FFN 14336, 32 heads / 8 KV heads, vocab
 32768; 32 layers ≈ 14.5 GB as safetensors shards written tensor by tensor), a random rank-16 LoRA adapter on every
@@ -8,6 +8,11 @@ linear projection, then runs `write_gguf(adapter, out, type)` in a fresh process
 process's peak RSS. `--layers N` keeps every tensor full size (so the peak per-tensor memory is the 7B one) but writes
 fewer blocks: the honest way to measure on a small disk or a busy machine. Needs ~15 GB free on --dir for 32 layers,
 plus ~7.7 GB for the Q8_0 output.
+
+`--export` runs `llmclone export ADAPTER --out FILE --type TYPE` instead, as a user would: default options, so with
+verification (for a 7B on this machine, the streamed reference). A thread samples the process's /proc/self/status every
+0.1 s: peak VmRSS, RssAnon (heap: what the OOM killer counts) and RssFile (mapped files: the GGUF llama.cpp maps, the
+shared libraries; page cache the kernel can drop).
 """
 import argparse, json, os, resource, shutil, struct, subprocess, sys, time
 from pathlib import Path
@@ -75,11 +80,29 @@ write_gguf(sys.argv[1], sys.argv[2], sys.argv[3])
 print(json.dumps(dict(import_s=t1-t0, convert_s=time.time()-t1, peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/2**20)))
 """
 
+CHILD_EXPORT = r"""
+import sys, time, resource, json, threading, re
+peak = dict(VmRSS=0, RssAnon=0, RssFile=0)
+def watch():
+    while True:
+        st = open('/proc/self/status').read()
+        for k in peak: peak[k] = max(peak[k], int(re.search(k+r':\s+(\d+)', st)[1]))
+        time.sleep(0.1)
+threading.Thread(target=watch, daemon=True).start()
+t0 = time.time()
+from llmclone_nb.cli import main
+rc = main(['export', sys.argv[1], '--out', sys.argv[2], '--type', sys.argv[3]])
+time.sleep(0.3)
+print(json.dumps(dict(rc=rc, export_s=time.time()-t0, peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/2**20,
+                      **{f'peak_{k}_gb': v/2**20 for k, v in peak.items()})))
+"""
+
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--dir', default='/tmp/llmclone-7b'); ap.add_argument('--layers', type=int, default=32)
     ap.add_argument('--type', default='q8_0'); ap.add_argument('--rank', type=int, default=16); ap.add_argument('--keep', action='store_true')
+    ap.add_argument('--export', action='store_true', help='run `llmclone export` with default options (verification included)')
     a = ap.parse_args()
     from llmclone_nb.gguf_export import make_demo_adapter
     d = Path(a.dir); base = d/f'base-{a.layers}'
@@ -93,9 +116,11 @@ if __name__ == '__main__':
     ad = make_demo_adapter(base, d/f'adapter-{a.layers}', r=a.rank)
     ckpt_gb = sum(p.stat().st_size for p in base.glob('*.safetensors'))/2**30
     out = d/f'out-{a.layers}.{a.type}.gguf'
-    r = subprocess.run([sys.executable, '-c', CHILD, str(ad), str(out), a.type], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, '-c', CHILD_EXPORT if a.export else CHILD, str(ad), str(out), a.type], capture_output=True, text=True)
     if r.returncode: sys.exit(r.stderr[-3000:])
+    if a.export: print(r.stdout)   # what `llmclone export` printed: the verification result
     res = json.loads(r.stdout.strip().splitlines()[-1])
+    if a.export: res['convert_s'] = res['export_s']
     n_params = sum(int(np.prod(s)) for _, s in tensors(a.layers))
     res.update(layers=a.layers, params_b=round(n_params/1e9, 2), checkpoint_gb=round(ckpt_gb, 2), gguf_gb=round(out.stat().st_size/2**30, 2),
                type=a.type, rank=a.rank, checkpoint_write_s=round(t_ckpt, 1), cpus=os.cpu_count(),

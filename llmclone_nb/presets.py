@@ -2,14 +2,16 @@
 
 # %% ../nbs/00_presets.ipynb #c81e417f
 from __future__ import annotations
-import os, sys, json, glob, shutil, tempfile, contextlib, importlib.util
+import os, re, sys, json, glob, shutil, zipfile, tempfile, contextlib, importlib.util
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SMOLLM2', 'PRESETS', 'MIN_CAPABILITY', 'AMPERE_MIN_GB', 'DATA', 'Device', 'detect_device', 'Preset', 'UnsupportedGPU',
-           'pick_preset', 'get_preset', 'hf_token', 'GatedModelError', 'gated_message', 'raise_if_gated', 'platform',
-           'output_root', 'sample_export_path', 'sample_chat_path', 'find_export', 'atomic_path', 'write_json']
+__all__ = ['SMOLLM2', 'PRESETS', 'MIN_CAPABILITY', 'AMPERE_MIN_GB', 'COLAB_DRIVE', 'DATA', 'GB', 'KAGGLE_WORKING_LIMIT', 'Device',
+           'detect_device', 'Preset', 'UnsupportedGPU', 'pick_preset', 'get_preset', 'hf_token', 'GatedModelError',
+           'gated_message', 'raise_if_gated', 'atomic_path', 'write_json', 'platform', 'output_root',
+           'sample_export_path', 'sample_chat_path', 'unpack_export', 'find_export', 'NotEnoughRoom', 'free_disk',
+           'free_ram', 'free_gpu', 'preflight', 'scratch_dir', 'before_you_start']
 
 # %% ../nbs/00_presets.ipynb #e5c8e0dd
 @dataclass(frozen=True)
@@ -157,59 +159,6 @@ def raise_if_gated(err:Exception, model_id:str, alt:str|None=None):
         raise GatedModelError(gated_message(model_id, alt)) from err
     raise err
 
-# %% ../nbs/00_presets.ipynb #7918ce45
-def platform()->str:
-    "'kaggle', 'colab' or 'local'."
-    if os.environ.get('KAGGLE_KERNEL_RUN_TYPE') or Path('/kaggle/working').is_dir(): return 'kaggle'
-    if os.environ.get('COLAB_RELEASE_TAG') or 'google.colab' in sys.modules: return 'colab'
-    return 'local'
-
-def output_root(plat:str|None=None)->Path:
-    "Where a run writes its folders (data/, adapter/, GGUF): survives a dropped session where possible."
-    if os.environ.get('LLMCLONE_OUT'): return Path(os.environ['LLMCLONE_OUT'])
-    plat = plat or platform()
-    if plat=='kaggle': return Path('/kaggle/working/llmclone')
-    if plat=='colab':
-        drive = Path('/content/drive/MyDrive')
-        return drive/'llmclone' if drive.is_dir() else Path('/content/llmclone')
-    return Path('llmclone-out')
-
-# %% ../nbs/00_presets.ipynb #d9c9802b
-DATA = Path(importlib.util.find_spec('llmclone_nb').origin).parent/'data' # data shipped inside the package
-
-def sample_export_path()->Path:
-    "The bundled synthetic whole-account export."
-    return DATA/'sample_export'/'result.json'
-
-def sample_chat_path()->Path:
-    "The bundled synthetic single-chat export."
-    return DATA/'sample_chat'/'result.json'
-
-_SEARCH = ['/kaggle/input/**/result.json', '/content/result.json', '/content/*/result.json',
-           '/content/drive/MyDrive/result.json', '/content/drive/MyDrive/*/result.json', '/content/drive/MyDrive/*/*/result.json']
-
-def find_export(
-    path:str|os.PathLike|None=None, # an explicit export file (or a folder holding result.json)
-    search:list|None=None,          # glob patterns tried in order (default: Kaggle inputs, Colab uploads and Drive)
-    verbose:bool=True,              # print which export was taken
-)->Path:
-    "The user's Telegram export: `path`, `$LLMCLONE_EXPORT`, Kaggle/Colab upload places, else the bundled sample."
-    how, found = None, None
-    for src, p in (('given', path), ('$LLMCLONE_EXPORT', os.environ.get('LLMCLONE_EXPORT'))):
-        if p:
-            p = Path(p)
-            if p.is_dir(): p = p/'result.json'
-            if not p.is_file(): raise FileNotFoundError(f"{p}: no Telegram export there ({src}). Export it from Telegram Desktop: "
-                                                        "Settings → Advanced → Export Telegram data, format 'Machine-readable JSON'.")
-            how, found = src, p; break
-    if found is None:
-        for pat in (search if search is not None else _SEARCH):
-            hits = sorted(glob.glob(pat, recursive=True))
-            if hits: how, found = f'found at {pat}', Path(hits[0]); break
-    if found is None: how, found = 'bundled sample (no export of yours found)', sample_export_path()
-    if verbose: print(f"Telegram export: {found} — {how}")
-    return found
-
 # %% ../nbs/00_presets.ipynb #63a732e7
 @contextlib.contextmanager
 def atomic_path(
@@ -238,3 +187,193 @@ def write_json(dest:str|os.PathLike, obj, indent:int=2)->Path:
     with atomic_path(dest) as tmp:
         Path(tmp).write_text(json.dumps(obj, ensure_ascii=False, indent=indent)+'\n', encoding='utf-8')
     return Path(dest)
+
+# %% ../nbs/00_presets.ipynb #7918ce45
+COLAB_DRIVE = Path('/content/drive')   # where `drive.mount` puts Google Drive on Colab
+
+def platform()->str:
+    "'kaggle', 'colab' or 'local'."
+    if os.environ.get('KAGGLE_KERNEL_RUN_TYPE') or Path('/kaggle/working').is_dir(): return 'kaggle'
+    if os.environ.get('COLAB_RELEASE_TAG') or 'google.colab' in sys.modules: return 'colab'
+    return 'local'
+
+def output_root(plat:str|None=None)->Path:
+    "Where a run writes its folders (data/, adapter/, GGUF): survives a dropped session where possible."
+    if os.environ.get('LLMCLONE_OUT'): return Path(os.environ['LLMCLONE_OUT'])
+    plat = plat or platform()
+    if plat=='kaggle': return Path('/kaggle/working/llmclone')
+    if plat=='colab':
+        drive = COLAB_DRIVE/'MyDrive'
+        return drive/'llmclone' if drive.is_dir() else Path('/content/llmclone')
+    return Path('llmclone-out')
+
+# %% ../nbs/00_presets.ipynb #d9c9802b
+DATA = Path(importlib.util.find_spec('llmclone_nb').origin).parent/'data' # data shipped inside the package
+
+def sample_export_path()->Path:
+    "The bundled synthetic whole-account export."
+    return DATA/'sample_export'/'result.json'
+
+def sample_chat_path()->Path:
+    "The bundled synthetic single-chat export."
+    return DATA/'sample_chat'/'result.json'
+
+_SEARCH = ['/kaggle/input/**/result.json', '/content/result.json', '/content/*/result.json',
+           '/content/drive/MyDrive/result.json', '/content/drive/MyDrive/*/result.json', '/content/drive/MyDrive/*/*/result.json',
+           '/kaggle/input/**/*Export*.zip', '/content/*Export*.zip', '/content/drive/MyDrive/*Export*.zip']
+
+def unpack_export(
+    zip_file:str|os.PathLike,          # a zip of a Telegram export folder (DataExport_*/ChatExport_*)
+    dest:str|os.PathLike|None=None,    # where it goes (default: `output_root()/'export'/<zip name>`)
+)->Path:
+    "The export's result.json from a zip: only that file is extracted (media stay in the zip), atomically, once."
+    z = Path(zip_file); dest = Path(dest or output_root()/'export'/z.stem)
+    if (dest/'result.json').is_file(): return dest/'result.json'
+    try:
+        with zipfile.ZipFile(z) as zf:
+            names = sorted((n for n in zf.namelist() if n.rsplit('/', 1)[-1]=='result.json'), key=lambda n: n.count('/'))
+            if not names: raise FileNotFoundError(f"{z}: no result.json in this zip. Zip the folder Telegram Desktop wrote "
+                                                  "(Settings → Advanced → Export Telegram data, format 'Machine-readable JSON').")
+            with atomic_path(dest, is_dir=True) as tmp, zf.open(names[0]) as f, open(Path(tmp)/'result.json', 'wb') as out:
+                shutil.copyfileobj(f, out, 2**20)
+    except zipfile.BadZipFile as e: raise ValueError(f"{z}: not a readable zip ({e}). Upload the export again, or unzip it and pass the folder.") from None
+    return dest/'result.json'
+
+def _export_file(p:Path)->Path|None:
+    "result.json for a file, a zip, an export folder, or a folder holding one export folder."
+    if p.is_file(): return unpack_export(p) if p.suffix.lower()=='.zip' else p
+    if p.is_dir():
+        if (p/'result.json').is_file(): return p/'result.json'
+        inner = [d/'result.json' for d in p.iterdir() if (d/'result.json').is_file()]
+        if len(inner)==1: return inner[0]
+    return None
+
+def find_export(
+    path:str|os.PathLike|None=None, # result.json, the DataExport_*/ChatExport_* folder, or a zip of it
+    search:list|None=None,          # glob patterns tried in order (default: Kaggle inputs, Colab uploads and Drive)
+    verbose:bool=True,              # print which export was taken
+)->Path:
+    "The user's Telegram export: `path`, `$LLMCLONE_EXPORT`, Kaggle/Colab upload places, else the bundled sample."
+    how, found = None, None
+    for src, p in (('given', path), ('$LLMCLONE_EXPORT', os.environ.get('LLMCLONE_EXPORT'))):
+        if p:
+            f = _export_file(Path(p))
+            if f is None: raise FileNotFoundError(f"{p}: no Telegram export there ({src}). Export it from Telegram Desktop: "
+                                                  "Settings → Advanced → Export Telegram data, format 'Machine-readable JSON'.")
+            how, found = src, f; break
+    if found is None:
+        for pat in (search if search is not None else _SEARCH):
+            hits = sorted(glob.glob(pat, recursive=True))
+            if hits: how, found = f'found at {pat}', _export_file(Path(hits[0])); break
+    if found is None: how, found = 'bundled sample (no export of yours found)', sample_export_path()
+    if verbose: print(f"Telegram export: {found} — {how}")
+    return found
+
+# %% ../nbs/00_presets.ipynb #74346793
+GB = 10**9
+KAGGLE_WORKING_LIMIT = 20*GB   # what Kaggle keeps of /kaggle/working, whatever the disk has free
+
+class NotEnoughRoom(RuntimeError):
+    "A step would run out of disk, RAM or GPU memory: the message says how much, where, and what to do."
+
+def _existing(p:Path)->Path:
+    p = Path(p).absolute()
+    while not p.exists(): p = p.parent
+    return p
+
+def _du(p:Path)->int:
+    return sum(f.stat().st_size for f in Path(p).rglob('*') if f.is_file() and not f.is_symlink())
+
+def free_disk(
+    path:str|os.PathLike, # a folder (or one not made yet: its nearest existing parent is asked)
+)->int:
+    "Bytes that can still be written at `path`: the file system's free space, and under `/kaggle/working` what its 20 GB limit leaves."
+    p = _existing(path); free = shutil.disk_usage(p).free
+    k = Path('/kaggle/working')
+    if p==k or k in p.parents: free = min(free, KAGGLE_WORKING_LIMIT-_du(k))
+    return max(free, 0)
+
+def free_ram()->int:
+    "Bytes of RAM a new allocation can get (MemAvailable; total RAM where /proc is missing)."
+    try: return int(re.search(r'MemAvailable:\s+(\d+)', Path('/proc/meminfo').read_text())[1])*1024
+    except (OSError, TypeError): return os.sysconf('SC_PAGE_SIZE')*os.sysconf('SC_PHYS_PAGES')
+
+def free_gpu()->int|None:
+    "Free bytes on GPU 0 (None without a GPU)."
+    import torch
+    return torch.cuda.mem_get_info(0)[0] if torch.cuda.is_available() else None
+
+def _gb(n:float)->str: return f"{n/GB:.1f} GB"
+
+def preflight(
+    step:str,               # what is about to run, for the message ("export to q4_k_m")
+    disk:dict|None=None,    # {folder: bytes it will write there}; folders on one file system are added up
+    ram:int=0,              # bytes of RAM it needs
+    gpu:int=0,              # bytes of GPU memory it needs
+    fix:str='',             # what the user can do, said when it does not fit
+    gpu_free:int|None=None, # free GPU bytes (default: measured)
+)->list:
+    "Stop before `step` if it will not fit, with the numbers and the fix; else return the rows (what, where, need, free)."
+    by_fs = {}
+    for folder, need in (disk or {}).items():
+        p = _existing(folder)
+        try: dev = os.stat(p).st_dev
+        except OSError: dev = str(p)
+        key = (dev, p==Path('/kaggle/working') or Path('/kaggle/working') in p.parents)
+        f, n, names = by_fs.get(key, (free_disk(folder), 0, []))
+        by_fs[key] = (f, n+need, names+[str(folder)])
+    rows = [('disk', ', '.join(names), need, free) for free, need, names in by_fs.values()]
+    if ram: rows.append(('RAM', '', ram, free_ram()))
+    if gpu: rows.append(('GPU memory', '', gpu, free_gpu() if gpu_free is None else gpu_free))
+    short = [r for r in rows if r[3] is not None and r[2] > r[3]]
+    if short:
+        what = '; '.join(f"{w}{' at '+where if where else ''}: needs {_gb(n)}, {_gb(f)} free" for w, where, n, f in short)
+        raise NotEnoughRoom(f"Not enough room to {step} — {what}. {fix}".strip())
+    return rows
+
+def scratch_dir(
+    need:int,                              # bytes of temporary files
+    near:str|os.PathLike|None=None,        # the output folder: the last resort
+)->Path:
+    "A folder for temporary files with room for `need` bytes: $LLMCLONE_TMP, /kaggle/temp, the system temp folder, then `near`."
+    cands = [os.environ.get('LLMCLONE_TMP'), '/kaggle/temp' if platform()=='kaggle' else None, tempfile.gettempdir(), near]
+    for c in filter(None, cands):
+        try: Path(c).mkdir(parents=True, exist_ok=True)
+        except OSError: continue
+        if free_disk(c) >= need: return Path(c)
+    raise NotEnoughRoom(f"No folder has {_gb(need)} free for temporary files (tried {', '.join(map(str, filter(None, cands)))}). "
+                        "Free some space or set $LLMCLONE_TMP to a folder on a bigger disk.")
+
+# %% ../nbs/00_presets.ipynb #9eb8e8fc
+def _colab_mount(root:Path):
+    from google.colab import drive  # Colab asks the user to allow access
+    drive.mount(str(root))
+
+def before_you_start(
+    export:str|os.PathLike|None=None, # your export (result.json, its folder, or a zip); default: `find_export`'s search
+    gpu:bool=True,                    # the chapter wants a GPU (only a note: the cpu preset runs everywhere)
+    mount:bool|None=None,             # Colab: mount Google Drive for the outputs (default: yes, unless $LLMCLONE_OUT is set)
+    verbose:bool=True,                # print the checklist
+)->dict:
+    "Check the runtime and say what to fix: GPU, where outputs survive (Drive, Kaggle persistence), the HF token, your export."
+    plat, dev, notes = platform(), detect_device(), []
+    if gpu and dev.kind!='cuda' and plat!='local':
+        notes.append('No GPU: ' + ('Runtime → Change runtime type → T4 GPU, then run again.' if plat=='colab' else
+                                   'Settings → Accelerator → GPU T4 x2, then run again.') + ' (Without one the cpu preset runs, with the small model.)')
+    if plat=='colab' and not os.environ.get('LLMCLONE_OUT') and mount is not False and not (COLAB_DRIVE/'MyDrive').is_dir():
+        try: _colab_mount(COLAB_DRIVE)
+        except Exception as e: notes.append(f'Drive not mounted ({type(e).__name__}): outputs go to /content and are lost when the session ends.')
+    if plat=='kaggle':
+        notes.append('Kaggle: Settings → Persistence → Files keeps /kaggle/working between sessions; Settings → Internet → On for the model download.')
+    token = hf_token() is not None
+    if not token and plat!='local': notes.append("No HF_TOKEN secret: the gated mistralai repository needs one (Colab: key icon; "
+                                                 "Kaggle: Add-ons → Secrets); or train from the preset's non-gated copy.")
+    found = find_export(export, verbose=False)
+    if found==sample_export_path(): notes.append('No export of yours found: the bundled sample is used. Upload result.json, '
+        + ('its folder or a zip of it to /content or Drive.' if plat=='colab' else 'its folder or a zip as a dataset (Add Input → Upload).'
+           if plat=='kaggle' else 'or pass its path (or set $LLMCLONE_EXPORT).'))
+    res = dict(platform=plat, device=dev.name, output_root=str(output_root(plat)), export=str(found), hf_token=token, notes=notes)
+    if verbose:
+        print(f"{plat} · {dev.name} · outputs in {res['output_root']} · export {found}")
+        for n in notes: print('  -', n)
+    return res

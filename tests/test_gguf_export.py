@@ -134,3 +134,47 @@ def test_other_road(tmp_path):
     a = {x.name: x for x in gguf.GGUFReader(ours).tensors}; b = {x.name: x for x in gguf.GGUFReader(theirs).tensors}
     assert a.keys() == b.keys() and all(np.array_equal(a[n].data, b[n].data) for n in a)
     assert verify_gguf(theirs, ad)['top1'] > 0.95
+
+
+@pytest.mark.parametrize('tied', [False, True])
+def test_streamed_reference_is_peft(tmp_path, tied):
+    "The bounded-memory reference (weights on meta, each module's merged in for its forward only) computes peft's logits."
+    from llmclone_nb.gguf_export import streamed_reference, hf_logits
+    m, t = tiny_mistral(sliding_window=None, tie_word_embeddings=tied)
+    base, ad, want = _peft_adapter(tmp_path, m, t, target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
+    model, tok = streamed_reference(ad)
+    assert all(p.device.type == 'meta' for p in model.parameters())
+    torch.testing.assert_close(_logits(model, tok), want, atol=1e-4, rtol=1e-4)
+    # one padded batch gives every text its own logits
+    texts = ["Привет, как дела? 123", "hi", "a longer text with more tokens than the others, to be padded"]
+    for (a, x), (b, y) in zip(hf_logits(model, tok, texts, batched=True), hf_logits(model, tok, texts)):
+        assert a == b; np.testing.assert_allclose(x, y, atol=1e-4)
+
+
+def test_verify_streams_when_the_model_does_not_fit(tmp_path, monkeypatch):
+    "verify_gguf picks the streamed reference by itself when the fp32 model would not fit in the free RAM."
+    import llmclone_nb.gguf_export as ge
+    m, t = tiny_mistral(sliding_window=None)
+    base, ad, _ = _peft_adapter(tmp_path, m, t, target_modules=['q_proj', 'v_proj'])
+    f = write_gguf(ad, tmp_path/'c.gguf', 'f16')
+    monkeypatch.setattr(ge, 'free_ram', lambda: 4*sum(p.numel() for p in m.parameters()))  # the fp32 model fills all of it
+    assert not ge.reference_fits(ad, cuda=False)
+    r = verify_gguf(f, ad)
+    assert r['reference'] == 'streamed' and r['top1_clear'] >= 0.99, r
+    monkeypatch.setattr(ge, 'free_ram', lambda: 2**40)
+    assert verify_gguf(f, ad)['reference'] == 'in memory'
+
+
+def test_hub_download_takes_the_shards_not_the_consolidated_copy():
+    "Mistral-7B-Instruct-v0.3's repository holds the HF shards and a 14.5 GB consolidated.safetensors for mistral-inference."
+    from fnmatch import fnmatch   # how huggingface_hub matches allow_patterns
+    from llmclone_nb.gguf_export import HUB_FILES
+    repo = ['.gitattributes', 'README.md', 'config.json', 'consolidated.safetensors', 'generation_config.json',
+            'model-00001-of-00003.safetensors', 'model-00002-of-00003.safetensors', 'model-00003-of-00003.safetensors',
+            'model.safetensors.index.json', 'params.json', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer.model',
+            'tokenizer.model.v3', 'tokenizer_config.json']
+    got = {f for f in repo if any(fnmatch(f, p) for p in HUB_FILES)}
+    assert 'consolidated.safetensors' not in got
+    assert {'config.json', 'model.safetensors.index.json', 'tokenizer.json', 'tokenizer.model', 'tokenizer_config.json',
+            'model-00001-of-00003.safetensors', 'model-00003-of-00003.safetensors'} <= got
+    assert any(fnmatch('model.safetensors', p) for p in HUB_FILES)   # single-file checkpoints (SmolLM2) too
