@@ -75,9 +75,9 @@ def gguf_logprobs(
 )->list:
     "`(sum of log-probabilities, tokens)` of each sample's labelled tokens under llama.cpp, on the very same token ids."
     import numpy as np
-    from llmclone_nb.gguf_export import _llama
+    from llmclone_nb.gguf_export import load_gguf
     n_ctx = max((s['length'] for s in samples if s), default=8)+8
-    llm, out = _llama(gguf_file, n_ctx=n_ctx), []
+    llm, out = load_gguf(gguf_file, n_ctx=n_ctx), []
     try:
         for s in samples:
             if not s: out.append(None); continue
@@ -381,11 +381,10 @@ def exposure(
     alpha:float=0.01,       # flag the canary when its rank is in the top `alpha` share of the candidates
 )->dict:
     "The Secret Sharer's exposure of a canary: log2 |space| − log2 rank of its likelihood among same-form candidates."
-    from llmclone_nb.train import _common
     head = canary_prefix_text(tok, canary, system)
     cands = candidate_secrets(canary['secret'], n, seed)
     enc = tok([head+s for s in [canary['secret'], *cands]], add_special_tokens=False).input_ids
-    P = min(_common(enc[0], e) for e in enc)
+    P = min(len(os.path.commonprefix([enc[0], e])) for e in enc)   # the tokens every candidate shares
     lps = suffix_logprobs(model, enc[0][:P], [e[P:] for e in enc], max_tokens)
     mine, others = lps[0], sorted(lps[1:])
     rank = 1+sum(o>mine for o in others)
@@ -428,8 +427,8 @@ def seen_in_training(
 
 # %% ../nbs/06_evaluate.ipynb #89483abe
 def _placeholders()->list:
-    from llmclone_nb.export import _PH
-    return sorted(set(_PH.values()))
+    from llmclone_nb.samples import PLACEHOLDERS
+    return sorted(set(PLACEHOLDERS.values()))
 
 def _replaced(orig:str, scrubbed:str, placeholders:list)->list:
     "The substrings of `orig` that became placeholders in `scrubbed`."

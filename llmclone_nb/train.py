@@ -5,14 +5,14 @@ from __future__ import annotations
 import os, re, json, math, time, shutil, warnings
 from dataclasses import dataclass, replace, asdict, fields
 from pathlib import Path
-from .presets import Preset, get_preset, output_root, find_export, atomic_path, write_json
+from .presets import Preset, get_preset, output_root, find_export, atomic_path, write_json, hf_token
 from .prompt import SYSTEM_PROMPT, sample, prompt_ids, stop_ids
 
 # %% auto #0
 __all__ = ['DEFAULT_TEMPLATE', 'read_jsonl', 'load_rows', 'fix_pad_token', 'ensure_chat_template', 'tokenize_chat', 'loss_spans',
            'show_labels', 'tokenize_rows', 'PadCollator', 'length_grouped_order', 'padding_share', 'load_model',
-           'training_args', 'find_last_checkpoint', 'GroupedSampler', 'train', 'plot_losses', 'load_clone', 'chat',
-           'compare_replies', 'chat_box', 'chat_cli']
+           'training_args', 'one_gpu', 'find_last_checkpoint', 'train_preflight', 'GroupedSampler', 'train',
+           'plot_losses', 'load_clone', 'chat', 'compare_replies', 'chat_box', 'chat_cli']
 
 # %% ../nbs/04_train.ipynb #f2400f7e
 def read_jsonl(path:str|os.PathLike)->list:
@@ -63,13 +63,6 @@ def ensure_chat_template(tok)->str:
     return tok.chat_template
 
 # %% ../nbs/04_train.ipynb #19d695bb
-def _common(a:list, b:list)->int:
-    "Length of the common prefix of `a` and `b`."
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i]!=b[i]: return i
-    return n
-
 def tokenize_chat(
     messages:list,            # [{'role': 'system'|'user'|'assistant', 'content': str}, ...], ending on an assistant turn
     tok,                      # tokenizer with a chat template
@@ -210,7 +203,14 @@ def training_args(
         include_num_input_tokens_seen='non_padding', ddp_find_unused_parameters=False, dataloader_num_workers=0)
     if not cuda and int(os.environ.get('WORLD_SIZE', 1))>1: kw['ddp_backend'] = 'gloo'   # several CPU processes (tests)
     kw.update(kwargs)
-    return TrainingArguments(**kw)
+    return one_gpu(TrainingArguments(**kw))
+
+def one_gpu(args):
+    "One process on a machine with several GPUs (Kaggle's 2×T4) trains on GPU 0 with the preset's batch."
+    # Trainer would multiply the per-device batch by the GPU count and wrap the model in DataParallel, while the 4-bit model
+    # sits on GPU 0: twice the preset's batch on the first card, the second idle. Both cards: `accelerate launch` (below).
+    if args.world_size==1 and args.n_gpu>1: args._n_gpu = 1
+    return args
 
 # %% ../nbs/04_train.ipynb #1ed185f0
 _CKPT = re.compile(r'^checkpoint-(\d+)$')
@@ -228,6 +228,34 @@ def find_last_checkpoint(
     if not folder.is_dir(): return None
     found = [(int(m.group(1)), d) for d in folder.iterdir() if d.is_dir() and (m:=_CKPT.match(d.name)) and _complete(d)]
     return max(found)[1] if found else None
+
+# %% ../nbs/04_train.ipynb #b6289497
+def train_preflight(
+    preset:Preset,               # the run's preset
+    out_dir:str|os.PathLike,     # where checkpoints/ and adapter/ go
+    config=None,                 # the base model's transformers config (default: read for the preset's model)
+    gpu_free:int|None=None,      # free GPU bytes (default: measured; None on a CPU: no GPU check)
+)->dict:
+    "Stop before training when the preset's run will not fit this GPU, or its download and checkpoints the disk; return the memory estimate."
+    from transformers import AutoConfig
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.constants import HF_HUB_CACHE
+    from llmclone_nb.qlora import estimate_memory, meta_model
+    from llmclone_nb.presets import preflight, free_gpu
+    from llmclone_nb.models import model_path
+    mid = model_path(preset)
+    if config is None: config = AutoConfig.from_pretrained(mid, token=hf_token())
+    if gpu_free is None: gpu_free = free_gpu()
+    est = estimate_memory(config, preset, gpu_memory=gpu_free or float('inf'), cuda_context=0.5e9 if gpu_free else 0)
+    ckpt = est['trainable']*(4+4+8)   # fp32 adapter, its gradients' scaler state, two Adam moments (upper bound)
+    disk = {out_dir: ckpt*(preset.save_total_limit+1)}
+    if not Path(mid).is_dir() and not isinstance(try_to_load_from_cache(mid, 'model.safetensors.index.json'), str):
+        disk[HF_HUB_CACHE] = 2*sum(p.numel() for p in meta_model(config).parameters())   # the 16-bit shards from the Hub
+    preflight(f"train with the {preset.name} preset", disk=disk,
+              gpu=est['total'] if gpu_free else 0, gpu_free=gpu_free,
+              fix=f"Shorten samples (max_seq_len={preset.max_seq_len//2}) or use micro_batch=1 with grad_accum={preset.batch_size} "
+                  "(train(..., max_seq_len=..., micro_batch=..., grad_accum=...)), free the disk, or pick a machine with a bigger GPU.")
+    return est
 
 # %% ../nbs/04_train.ipynb #a3fd3c64
 def _meter():
@@ -286,6 +314,7 @@ def train(
     rows = load_rows(data_dir)
     first = rows['train'][0]['messages'] if rows['train'] else []
     system = first[0]['content'] if first and first[0]['role']=='system' else None
+    train_preflight(preset, out)
     transformers.set_seed(seed)
     model, tok = load_model(preset, target_modules)
     train_ds, train_stats = tokenize_rows(rows['train'], tok, preset.max_seq_len, train_on)
