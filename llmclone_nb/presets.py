@@ -72,7 +72,7 @@ class Preset:
 
 # %% ../nbs/00_presets.ipynb #dcf6ff52
 PRESETS = {
-    # Free Colab / Kaggle T4 (15 GB, no bf16): Mistral-7B, the seed articles' model, in 4-bit.
+    # Free Colab / Kaggle T4 (15 GB, no bf16): Mistral-7B, the model of the Habr "LLMClone" article, in 4-bit.
     't4': Preset('t4', 'mistralai/Mistral-7B-Instruct-v0.3', 'unsloth/mistral-7b-instruct-v0.3',
                  dtype='float16', load_in_4bit=True, max_seq_len=1024, micro_batch=2, grad_accum=4, max_steps=300),
     # A100 / L4 / A10 / RTX 30xx+: bf16 compute, longer samples.
