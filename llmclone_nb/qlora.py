@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging, math, os, warnings
 import torch
 from torch import nn
-from .presets import Preset, PRESETS, AMPERE_MIN_GB, get_preset, hf_token, raise_if_gated
+from .presets import Preset, PRESETS, AMPERE_MIN_GB, get_preset, hf_token, raise_if_gated, GatedModelError, gated_message
 from .models import model_path
 # bitsandbytes' CPU backend looks for an optional faster inference kernel (the `kernels` package) when it loads, and logs a
 # warning when that is absent. That inference fast path is exactly what `guard_cpu_4bit` (below) turns off for training.
@@ -188,10 +188,20 @@ def load_for_training(
     if preset.load_in_4bit: kw['quantization_config'] = bnb_config(preset)
     # one process per GPU under `accelerate launch`: each loads onto its own card
     if torch.cuda.is_available(): kw['device_map'] = {'': int(os.environ.get('LOCAL_RANK', 0))}
+    used = model_id or preset.model_id
     try:
         tok = AutoTokenizer.from_pretrained(mid, token=kw['token'])
         model = AutoModelForCausalLM.from_pretrained(mid, **kw)
-    except Exception as e: raise_if_gated(e, mid, preset.alt_model_id)
+    except Exception as e:
+        try: raise_if_gated(e, mid, preset.alt_model_id)
+        except GatedModelError:
+            if model_id or not preset.alt_model_id: raise
+            # the preset's gated repository without a token that opens it: its non-gated copy (same weights) is the way
+            warnings.warn(f"{mid} is gated and this session has no token that opens it: training on the non-gated copy "
+                          f"{preset.alt_model_id}. {gated_message(mid)}")
+            used = preset.alt_model_id
+            tok = AutoTokenizer.from_pretrained(used, token=kw['token'])
+            model = AutoModelForCausalLM.from_pretrained(used, **kw)
     guard_cpu_4bit(model)
     gc_kw = {'use_reentrant': False}
     if preset.load_in_4bit:
@@ -204,6 +214,7 @@ def load_for_training(
                      target_modules=list(target_modules or find_lora_targets(model)), task_type='CAUSAL_LM')
     model = get_peft_model(model, cfg)
     guard_cpu_4bit(model)
+    model.llmclone_base = used   # the model id the adapter records as its base (chapter 5 loads it again)
     return model, tok
 
 # %% ../nbs/03_qlora.ipynb #ece2af75

@@ -339,7 +339,8 @@ def train(
     tokens = trainer.state.num_input_tokens_seen-seen0
     lengths = train_ds['length']
     order = length_grouped_order(lengths, preset.micro_batch*preset.grad_accum*max(1, args.world_size), seed)
-    info = {'preset': preset.name, 'base_model': preset.model_id, 'settings': asdict(preset),
+    info = {'preset': preset.name, 'base_model': getattr(model, 'llmclone_base', preset.model_id),   # the open copy if the gated repo was shut
+            'settings': asdict(preset),
             'chat_template': tok.chat_template, 'pad_token': tok.pad_token, 'eos_token': tok.eos_token, 'train_on': train_on,
             'system_prompt': system,
             'data': {'dir': str(data_dir), 'stats': rows['stats'], 'train': train_stats, 'validation': eval_stats},
