@@ -126,6 +126,15 @@ def screenshot(page:str)->list:
     if img.std() < 0.02 or rows_with_ink < 200: return [f'screenshot {png} looks blank']
     return []
 
+def chat_page_shot()->list:
+    "Chapter 7's chat page as headless Chromium showed it with a streamed reply (taken by tests/test_serve_page.py)."
+    png = OUT/'07_serve_chat.png'
+    if not png.exists(): print('chat page screenshot: not taken yet (tests/test_serve_page.py takes it)'); return []
+    import matplotlib.image as mpimg
+    img = mpimg.imread(png)
+    print(f'chat page screenshot {png.relative_to(ROOT)}: {img.shape[1]}x{img.shape[0]}')
+    return [f'chat page screenshot {png} looks blank'] if img.std() < 0.02 else []
+
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--screenshot', default='01_export', help='page to screenshot ("" to skip)')
@@ -134,6 +143,7 @@ if __name__ == '__main__':
     if problems: print('Docs check FAILED:\n  ' + '\n  '.join(problems)); sys.exit(1)
     problems = render(process())
     if a.screenshot: problems += screenshot(a.screenshot)
+    problems += chat_page_shot()
     if problems:
         print('Docs check FAILED:\n  ' + '\n  '.join(problems)); sys.exit(1)
     print(f'Docs check passed: pages in {OUT.relative_to(ROOT)}/')
