@@ -26,7 +26,9 @@ class FakeBotAPI:
                 body = json.dumps({'ok': True, 'result': api.answer(method, p)} if token == 'bot'+TOKEN
                                   else {'ok': False, 'error_code': 401, 'description': 'Unauthorized'}).encode()
                 self.send_response(200); self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)
+                self.send_header('Content-Length', str(len(body))); self.end_headers()
+                try: self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError): pass   # a long poll the stopping bot walked away from
         self.http = ThreadingHTTPServer(('127.0.0.1', 0), H)
         self.url = f'http://127.0.0.1:{self.http.server_address[1]}/bot'
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
@@ -181,3 +183,55 @@ def test_state_survives_a_restart(api, model_url, tmp_path):
         assert DISCLOSURE not in [p['text'] for p in out]                     # told once, remembered
     run(api, model_url, db, second)
     assert [r[1] for r in BotState(db).history(FRIEND)][:2] == ['user', 'assistant']
+
+def test_edit_posts_the_owners_text_and_skip_posts_nothing(api, model_url, tmp_path):
+    async def body(api):
+        press = lambda data: api.push(callback_query={'id': data, 'from': {'id': OWNER, 'is_bot': False, 'first_name': 'o'},
+                                                     'chat_instance': '1', 'data': data})
+        api.push(message=msg(FRIEND, FRIEND, 'го в кино?'))
+        d = (await until(lambda: api.sent(chat=OWNER), 'the first draft'))[0]
+        press(d['reply_markup']['inline_keyboard'][0][1]['callback_data'])          # Edit
+        await until(lambda: len(api.sent(chat=OWNER)) >= 2, 'the request for the text')
+        api.push(message=msg(OWNER, OWNER, 'не могу сегодня\nзавтра?'))
+        out = await until(lambda: len(api.sent(chat=FRIEND)) >= 2 and api.sent(chat=FRIEND), "the owner's text")
+        assert [p['text'] for p in out] == ['не могу сегодня', 'завтра?']
+        api.push(message=msg(FRIEND, FRIEND, 'ок, завтра'))
+        d2 = (await until(lambda: len(api.sent(chat=OWNER)) >= 3 and api.sent(chat=OWNER), 'the second draft'))[2]
+        press(d2['reply_markup']['inline_keyboard'][0][2]['callback_data'])         # Skip
+        await asyncio.sleep(1.0)
+        assert len(api.sent(chat=FRIEND)) == 2
+    run(api, model_url, tmp_path/'s.sqlite', body, allow=(FRIEND,), mode='draft')
+    assert 'завтра?' in [r[3] for r in BotState(tmp_path/'s.sqlite').history(FRIEND)][1]   # remembered as the owner's turn
+
+def test_endpoint_errors_are_logged_never_sent(api, model_url, tmp_path, caplog):
+    def wrap(complete):
+        async def broken(messages): raise RuntimeError('connection refused: http://model')
+        return broken
+    async def body(api):
+        api.push(message=msg(FRIEND, FRIEND, 'привет'))
+        await until(lambda: 'failed' in caplog.text, 'the error in the log')
+        await asyncio.sleep(0.3)
+        assert api.sent() == []                                                   # nothing in any chat, the owner's included
+    with caplog.at_level('ERROR', logger='llmclone_nb.serve'):
+        run(api, model_url, tmp_path/'s.sqlite', body, wrap=wrap, allow=(FRIEND,), mode='auto')
+    assert 'connection refused' in caplog.text
+
+def test_no_message_text_in_the_log_unless_asked(tmp_path, caplog):
+    for log_texts in (False, True):
+        caplog.clear()
+        core = CloneBot(BotConfig(owner=OWNER, allow=(FRIEND,), mode='auto', log=log_texts), BotState(tmp_path/f'{log_texts}.sqlite'))
+        with caplog.at_level('DEBUG', logger='llmclone_nb.serve'):
+            core.route(FRIEND, core.admit(FRIEND, FRIEND, 'секретный вопрос'), 'секретный ответ')
+            core.route(FRIEND, 'auto', 'звони +7 912 345-67-89')
+        assert ('секретн' in caplog.text) == log_texts and ('912' in caplog.text) == False
+        assert 'private data (phone)' in caplog.text                             # the decision is logged, the text is not
+
+def test_writes_survive_a_kill(tmp_path):
+    "A process that dies without closing the database (os._exit) loses nothing it had written."
+    import subprocess, sys
+    code = ("import os; from llmclone_nb.serve import BotState; s = BotState(%r); s.update_chat(%d, allowed=1, mode='auto'); "
+            "s.remember(%d, 'user', 'привет'); s.set('paused', 1); os._exit(9)") % (str(tmp_path/'s.sqlite'), FRIEND, FRIEND)
+    assert subprocess.run([sys.executable, '-c', code], timeout=60).returncode == 9
+    s = BotState(tmp_path/'s.sqlite')
+    assert s.chat(FRIEND) == {'allowed': 1, 'mode': 'auto', 'disclosed': 0} and s.get('paused') == '1'
+    assert [r[3] for r in s.history(FRIEND)] == ['привет']
