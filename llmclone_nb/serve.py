@@ -331,7 +331,7 @@ class Say:
     business:str|None=None               # business connection id (a reply in the owner's own chat)
     buttons:list=field(default_factory=list) # [(label, callback data), ...]
 
-# %% ../nbs/07_serve.ipynb #663f828c
+# %% ../nbs/07_serve.ipynb #4b2813e0
 class CloneBot:
     "The bot's rules over `BotState`: who is answered, how, and what is sent; `complete(messages)` is the model."
     def __init__(self, cfg:BotConfig, state:BotState, complete=None):
@@ -430,8 +430,11 @@ class CloneBot:
             self.state.forget(target if owner else chat_id); return [Say(chat_id, 'Memory of this chat cleared.')]
         if not owner: return []
         reply = lambda s: [Say(chat_id, s)]
-        if cmd=='/allow': self.state.update_chat(target, allowed=1); return reply(f'Chat {target} allowed ({self.mode(target)}).')
-        if cmd=='/deny': self.state.update_chat(target, allowed=0); return reply(f'Chat {target} denied.')
+        if cmd=='/allow':
+            self.state.update_chat(target, allowed=1)
+            if self.state.chat(target)['mode']=='off': self.state.update_chat(target, mode=None)   # undo a /deny
+            return reply(f'Chat {target} allowed ({self.mode(target)}).')
+        if cmd=='/deny': self.state.update_chat(target, allowed=0, mode='off'); return reply(f'Chat {target} denied.')   # off: business chats too
         if cmd=='/mode':
             m = args[-1] if args else ''
             if m not in MODES: return reply(f'Usage: /mode [CHAT_ID] {"|".join(MODES)}')
