@@ -84,3 +84,30 @@ def test_prompt_is_the_training_prefix(client):
         return ids[:next(i for i, l in enumerate(labels) if l != -100)]
     assert seen == [prefix(SYS), prefix('другой')]
     assert SYS in llm.detokenize(seen[0]).decode(errors='replace')
+
+def test_cli_serve_api_binds_loopback_and_needs_the_key(tmp_path):
+    "`llmclone serve api` as a user runs it: a real process, on 127.0.0.1 by default, 401 without the key; stopped by SIGINT."
+    import socket, subprocess, sys, time, json, signal
+    from pathlib import Path
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    gguf = tiny_clone(tmp_path)
+    p = subprocess.Popen([str(Path(sys.executable).parent/'llmclone'), 'serve', 'api', str(gguf), '--port', str(port), '--api-key', KEY],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        req = urllib.request.Request(f'http://127.0.0.1:{port}/v1/models', headers={'Authorization': f'Bearer {KEY}'})
+        end = time.monotonic() + 90
+        while True:
+            try: models = json.load(urllib.request.urlopen(req, timeout=5)); break
+            except (urllib.error.URLError, ConnectionError):
+                assert p.poll() is None and time.monotonic() < end, p.stderr.read() if p.poll() is not None else 'no server after 90 s'
+                time.sleep(0.2)
+        assert [m['id'] for m in models['data']] == [CLONE]
+        with pytest.raises(urllib.error.HTTPError) as e: urllib.request.urlopen(f'http://127.0.0.1:{port}/v1/models', timeout=5)
+        assert e.value.code == 401
+        listening = [c for c in __import__('psutil').Process(p.pid).net_connections() if c.status == 'LISTEN']
+        assert listening and all(c.laddr.ip == '127.0.0.1' for c in listening), listening
+    finally:
+        p.send_signal(signal.SIGINT)
+        try: out, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired: p.kill(); out, err = p.communicate()
+    assert f"http://127.0.0.1:{port}/v1" in out and 'Traceback' not in err, err[-2000:]
