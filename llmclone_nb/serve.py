@@ -8,7 +8,7 @@ from pathlib import Path
 from .presets import output_root
 from .prompt import GGUFTokenizer, prompt_ids, chat_format
 from .export import scrub_text, session_samples, prepare
-from .gguf_export import gguf_system
+from .gguf_export import gguf_system, llama_threads
 
 # %% auto #0
 __all__ = ['CLONE', 'HANDLER', 'MAX_TOKENS', 'CHAT_PAGE', 'SESSION_GAP', 'HISTORY_CHARS', 'MODES', 'log', 'DISCLOSURE',
@@ -67,10 +67,6 @@ def register_handler():
 class ServeError(ValueError):
     "Something the user must fix before the clone can be served (a missing file, token or setting)."
 
-def _threads(gguf_file)->int:
-    "CPU threads for llama.cpp: one per GB of model, at most all cores (more only spin on a small model)."
-    return max(1, min(os.cpu_count() or 1, round(Path(gguf_file).stat().st_size/1e9)))
-
 def clone_app(
     gguf_file:str|os.PathLike, # the clone (chapter 5's GGUF), or any chat GGUF
     api_key:str|None=None,     # if set, requests need `Authorization: Bearer <api_key>` (else 401)
@@ -85,7 +81,7 @@ def clone_app(
     except ImportError as e: raise ServeError(f"The server needs llama-cpp-python's server extra: pip install 'llmclone_nb[serve]' ({e}).") from e
     if not Path(gguf_file).is_file(): raise FileNotFoundError(f"{gguf_file}: no such GGUF file; chapter 5 (`llmclone export`) writes one.")
     register_handler()
-    n = n_threads or _threads(gguf_file)
+    n = n_threads or llama_threads(gguf_file)
     ms = ModelSettings(model=str(gguf_file), model_alias=CLONE, chat_format=HANDLER, n_ctx=n_ctx, n_threads=n,
                        n_threads_batch=n, n_gpu_layers=-1, logits_all=False, verbose=False, **model_settings)
     app = create_app(server_settings=ServerSettings(api_key=api_key, interrupt_requests=False), model_settings=[ms])
