@@ -7,7 +7,8 @@ import pytest
 torch = pytest.importorskip('torch')
 from llmclone_nb.models import tiny_llama, save_tiny
 from llmclone_nb.presets import PRESETS, sample_export_path
-from llmclone_nb.train import fix_pad_token, read_jsonl, _common
+import os
+from llmclone_nb.train import fix_pad_token, read_jsonl
 from llmclone_nb.export import prepare
 from llmclone_nb.evaluate import (style_stats, scrubbed_values, _found, suffix_logprobs, make_canaries, canary_prefix_text,
     exposure, plant_canaries, score_blind, blind_pairs, evaluate, candidate_secrets, seen_in_training)
@@ -60,7 +61,7 @@ def test_exposure_finds_a_memorised_canary(tiny):
     c = make_canaries(digits=3)[0]
     head = canary_prefix_text(tok, c)
     enc = tok([head+s for s in [c['secret'], *candidate_secrets(c['secret'])]], add_special_tokens=False).input_ids
-    P = min(_common(enc[0], e) for e in enc)
+    P = min(len(os.path.commonprefix([enc[0], e])) for e in enc)
     e = exposure(Knows(m, P, enc[0][P:]), tok, c)
     assert (e['rank'], e['exact'], e['candidates']) == (1, True, 1000) and math.isclose(e['exposure'], math.log2(1000), abs_tol=0.01)
     plain = exposure(m, tok, c)
