@@ -2,14 +2,15 @@
 
 # %% ../nbs/06_evaluate.ipynb #3f45f4e4
 from __future__ import annotations
-import os, re, json, math, time, random, shutil, contextlib
+import os, re, json, math, time, random, shutil, statistics, contextlib
 from collections import Counter, defaultdict
 from pathlib import Path
 from .presets import get_preset, output_root, find_export, atomic_path, write_json
-from .prompt import encode, prompt_ids, prompt_text, reply_text, stop_ids
+from .prompt import GENERATION, encode, prompt_ids, prompt_text, reply_text, stop_ids
 
 # %% auto #0
-__all__ = ['SIGNATURE', 'CANARY_FORMS', 'perplexity', 'gguf_logprobs', 'generate', 'style_stats', 'vocabulary', 'style_samples',
+__all__ = ['SIGNATURE', 'STYLE_SHARES', 'CANARY_FORMS', 'perplexity', 'gguf_logprobs', 'generate', 'style_stats', 'vocabulary',
+           'style_profile', 'style_distance', 'known_words', 'known_word_share', 'compare_style', 'style_samples',
            'style_table', 'plot_style', 'plot_fit', 'blind_pairs', 'score_blind', 'blind_quiz', 'make_canaries',
            'canary_messages', 'plant_canaries', 'suffix_logprobs', 'canary_prefix_text', 'candidate_secrets',
            'exposure', 'extraction', 'seen_in_training', 'scrubbed_values', 'placeholder_contexts', 'placeholder_check',
@@ -99,7 +100,7 @@ def generate(
     max_len:int|None=None,  # prompt tokens at most: whole oldest turns go first, as training cut its samples
     batch_size:int=8,       # prompts per `generate` call
 )->list:
-    "Greedy continuations of many prompts, in left-padded batches of similar length."
+    "Continuations of many prompts, decoded as `chat` decodes (chapter 0's `GENERATION`), in left-padded batches of similar length."
     import torch
     ids = [encode(tok, p)[-(max_len or 0):] if isinstance(p, str) else prompt_ids(tok, p, None, max_len) for p in prompts]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
@@ -109,7 +110,7 @@ def generate(
         x = torch.tensor([[_pad_id(tok)]*(n-len(ids[i]))+ids[i] for i in idx], device=dev)
         mask = torch.tensor([[0]*(n-len(ids[i]))+[1]*len(ids[i]) for i in idx], device=dev)
         with torch.no_grad():
-            g = model.generate(input_ids=x, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
+            g = model.generate(input_ids=x, attention_mask=mask, max_new_tokens=max_new_tokens, **GENERATION.hf(),
                                eos_token_id=stop, pad_token_id=_pad_id(tok))
         for i, s in zip(idx, tok.batch_decode(g[:, n:], skip_special_tokens=True)): out[i] = s.strip()
     return out
@@ -151,6 +152,66 @@ def style_stats(
 def vocabulary(rows:list)->set:
     "The lowercase words of your replies in `rows`."
     return {w.lower() for r in rows for m in r['messages'] if m['role']=='assistant' for w in _WORD.findall(_NOISE.sub('', m['content']))}
+
+# %% ../nbs/06_evaluate.ipynb #a9fb6dde
+STYLE_SHARES = ['lowercase start', 'ends with )', 'ends with .', 'ends with emoji', 'cyrillic']  # the habits `style_distance` compares
+
+def _first_letter(s:str)->str: return next((ch for ch in s if ch.isalpha()), '')
+
+def _ends_with_emoji(s:str)->bool: return bool(_EMOJI.fullmatch(s.rstrip('\ufe0f\u200d')[-1:]))
+
+def style_profile(
+    replies:list,   # reply texts (a reply of several messages ends where its last message ends)
+)->dict:
+    "Your habits as numbers: shares of replies starting lowercase, ending with ')', '.' or an emoji, mostly Cyrillic; length in words."
+    rs = [_NOISE.sub('', r).strip() for r in replies]
+    share = lambda xs: sum(xs)/len(xs) if xs else None
+    n = [len(_WORD.findall(r)) for r in rs]
+    return {'replies': len(rs),
+            'lowercase start': share([_first_letter(r).islower() for r in rs if _first_letter(r)]),
+            'ends with )': share([r.endswith(')') for r in rs]),
+            'ends with .': share([r.endswith('.') and not r.endswith('..') for r in rs]),
+            'ends with emoji': share([_ends_with_emoji(r) for r in rs]),
+            'cyrillic': share([_cyrillic(r) for r in rs]),
+            'words mean': share(n), 'words median': statistics.median(n) if n else None}
+
+def style_distance(
+    a:dict, b:dict,   # two `style_profile`s
+)->float:
+    "0 (same habits) to 1 (opposite): the mean of the five share differences and the length difference |ma-mb|/max(ma, mb)."
+    d = [abs((a[k] or 0)-(b[k] or 0)) for k in STYLE_SHARES]
+    ma, mb = a['words mean'] or 0, b['words mean'] or 0
+    d.append(abs(ma-mb)/max(ma, mb) if max(ma, mb) else 0.)
+    return sum(d)/len(d)
+
+def _words(text:str)->list: return [w.lower() for w in _WORD.findall(_NOISE.sub('', text))]
+
+def known_words(
+    rows:list,   # chapter 1 rows (training rows: the words the clone could have seen)
+)->set:
+    "Every lowercase word anyone wrote in `rows` (you and the other people; the system text is not part of the chat)."
+    return {w for r in rows for m in r['messages'] if m['role']!='system' for w in _words(m['content'])}
+
+def known_word_share(
+    replies:list,   # reply texts
+    vocab:set,      # `known_words` of the training data
+)->float|None:
+    "The share of the words in `replies` that occur in `vocab`: a model inventing words scores low. None when there are no words."
+    ws = [w for r in replies for w in _words(r)]
+    return sum(w in vocab for w in ws)/len(ws) if ws else None
+
+def compare_style(
+    samples:list,      # `[{'you', 'base', 'clone'}]`: replies to the same held-out contexts
+    train_rows:list,   # the training rows (the words the clone could have learned)
+)->dict:
+    "Profiles of you, the base model and the clone; each model's `style_distance` from you; the `known_word_share` of all three."
+    mine = [r for r in train_rows if 'canary' not in r.get('meta', {})]
+    vocab = known_words(mine)
+    cols = {k: [s[k] for s in samples if s.get(k) is not None] for k in ('you', 'base', 'clone')}
+    prof = {k: style_profile(v) for k, v in cols.items() if v}
+    return {'held_out': len(samples), 'profiles': prof,
+            'distance': {k: style_distance(prof[k], prof['you']) for k in ('base', 'clone') if k in prof and 'you' in prof},
+            'known_words': {k: known_word_share(v, vocab) for k, v in cols.items() if v}}
 
 # %% ../nbs/06_evaluate.ipynb #534c77c2
 def style_samples(
@@ -546,7 +607,7 @@ def evaluate(
     res['fit'] = fit
     max_len = info['settings']['max_seq_len']
     st = style_samples(model, tok, data['validation'], n, max_new_tokens, max_len)
-    res.update(style=style_table(st, data['train']), samples=st, blind=blind_pairs(st)); lap('style')
+    res.update(style=style_table(st, data['train']), style_figures=compare_style(st, data['train']), samples=st, blind=blind_pairs(st)); lap('style')
     if (cf := _canaries_file(data_dir, info)):
         planted = json.loads(cf.read_text(encoding='utf-8'))
         res['leak'] = leak_audit(model, tok, planted, candidates)

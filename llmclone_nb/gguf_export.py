@@ -6,7 +6,7 @@ import os, re, io, sys, json, math, time, ctypes, shutil, struct, warnings, cont
 from pathlib import Path
 import numpy as np
 from .presets import get_preset, atomic_path, write_json, output_root, preflight, scratch_dir, free_ram
-from .prompt import SYSTEM_PROMPT, GGUFTokenizer, prompt_ids, prompt_text, reply_text, stop_ids, chat_format
+from .prompt import SYSTEM_PROMPT, GENERATION, Decoding, GGUFTokenizer, prompt_ids, prompt_text, reply_text, stop_ids, chat_format
 
 # %% auto #0
 __all__ = ['HUB_FILES', 'LINEAR', 'NATIVE_TYPES', 'KQUANT_TYPES', 'TYPES', 'SUPPORTED_ARCHS', 'TOKENIZER_PROBES',
@@ -620,16 +620,15 @@ def chat_gguf(
     gguf_file:str|os.PathLike, # the GGUF
     messages:list|str,         # the chat so far ([{'role', 'content'}, ...]), or one message from the other person
     max_tokens:int=48,         # reply length cap
-    temperature:float=0.0,     # 0: greedy
     llm=None,                  # an already loaded `llama_cpp.Llama` (to reuse between calls)
     system:str|None=None,      # the system prompt (default: the one the clone was trained with; '' for none)
-    **kwargs,                  # for `Llama.create_completion` (top_p, repeat_penalty, ...)
+    **kwargs,                  # for `Llama.create_completion` (default decoding: chapter 0's `GENERATION.llama_cpp()`)
 )->str:
     "The next reply from llama.cpp, fed the very prompt tokens training and `chat` use (`prompt_ids` on the GGUF's template)."
     llm = llm or _llama(gguf_file, logits_all=False)
     tok = GGUFTokenizer(llm)
     ids = prompt_ids(tok, messages, gguf_system(llm) if system is None else system)
-    out = llm.create_completion(ids, max_tokens=max_tokens, temperature=temperature, **kwargs)['choices'][0]['text']
+    out = llm.create_completion(ids, max_tokens=max_tokens, **{**GENERATION.llama_cpp(), **kwargs})['choices'][0]['text']
     return out.removesuffix(chat_format(tok)['end']).strip()
 
 # %% ../nbs/05_gguf.ipynb #d89c8e86
@@ -650,7 +649,7 @@ def ollama_template(chat_template:str)->str|None:
 def write_modelfile(
     gguf_file:str|os.PathLike, # the GGUF the Modelfile points to (same folder)
     system:str|None=None,      # the SYSTEM prompt (default: the one the clone was trained with, from the GGUF)
-    temperature:float=0.7,     # default sampling temperature
+    decoding:Decoding=GENERATION, # the PARAMETER lines (default: chapter 0's, as `chat` and `chat_gguf` decode)
 )->Path:
     "Write an Ollama `Modelfile` beside the GGUF (`ollama create clone -f Modelfile`), with the clone's training system prompt."
     import gguf
@@ -665,7 +664,7 @@ def write_modelfile(
         t, stops = _OLLAMA[kind]
         lines += [f'TEMPLATE """{t}"""'] + [f'PARAMETER stop "{s}"' for s in stops]
     else: lines += ['# chat template not recognised: Ollama reads tokenizer.chat_template from the GGUF itself']
-    lines += [f'PARAMETER temperature {temperature}']
+    lines += [f'PARAMETER {k} {v}' for k, v in decoding.llama_cpp().items()]   # Ollama spells them as llama.cpp does
     if system: lines += [f'SYSTEM """{system}"""']
     dest = g.parent/'Modelfile'
     with atomic_path(dest) as tmp: Path(tmp).write_text('\n'.join(lines)+'\n', encoding='utf-8')

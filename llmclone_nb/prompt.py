@@ -3,10 +3,11 @@
 # %% ../nbs/00_prompt.ipynb #f10679fa
 from __future__ import annotations
 import re
+from dataclasses import dataclass, asdict
 
 # %% auto #0
-__all__ = ['SYSTEM_PROMPT', 'render', 'encode', 'TemplateError', 'chat_format', 'conversation', 'prompt_text', 'prompt_ids',
-           'reply_text', 'sample', 'stop_ids', 'GGUFTokenizer']
+__all__ = ['SYSTEM_PROMPT', 'GENERATION', 'render', 'encode', 'TemplateError', 'chat_format', 'conversation', 'prompt_text',
+           'prompt_ids', 'reply_text', 'sample', 'stop_ids', 'GGUFTokenizer', 'Decoding']
 
 # %% ../nbs/00_prompt.ipynb #5e13ef0b
 SYSTEM_PROMPT = ("You are chatting in Telegram as yourself. Reply to the last message the way you usually write: "
@@ -195,3 +196,22 @@ class GGUFTokenizer:
         return render_jinja_template(conversations=[messages], chat_template=self.chat_template, **kw)[0][0]
     def __call__(self, text:str, add_special_tokens:bool=False)->dict:
         return {'input_ids': self.llm.tokenize(text.encode('utf-8'), add_bos=add_special_tokens, special=True)}
+
+# %% ../nbs/00_prompt.ipynb #d971695e
+@dataclass(frozen=True)
+class Decoding:
+    "How the next token is chosen: one definition for `chat`, `chat_gguf`, the Modelfile, evaluation and the server."
+    temperature:float=0.0          # 0: greedy, always the most likely token; above 0: sample with this temperature
+    top_p:float=1.0                # when sampling: only from the most likely tokens that together hold this probability
+    repetition_penalty:float=1.15  # above 1: tokens already in the prompt or the reply get less likely (1: off)
+
+    def hf(self)->dict:
+        "The keywords for transformers' `generate`."
+        if self.temperature<=0: return dict(do_sample=False, repetition_penalty=self.repetition_penalty)
+        return dict(do_sample=True, temperature=self.temperature, top_p=self.top_p, repetition_penalty=self.repetition_penalty)
+
+    def llama_cpp(self)->dict:
+        "The keywords for llama.cpp's `create_completion` / `create_chat_completion` (and the names of Ollama's PARAMETER lines)."
+        return dict(temperature=self.temperature, top_p=self.top_p, repeat_penalty=self.repetition_penalty)
+
+GENERATION = Decoding()  # the decoding every chapter uses unless you pass your own

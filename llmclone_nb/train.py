@@ -6,7 +6,7 @@ import os, re, json, math, time, shutil, warnings
 from dataclasses import dataclass, replace, asdict, fields
 from pathlib import Path
 from .presets import Preset, get_preset, output_root, find_export, atomic_path, write_json, hf_token
-from .prompt import SYSTEM_PROMPT, sample, prompt_ids, stop_ids
+from .prompt import SYSTEM_PROMPT, GENERATION, sample, prompt_ids, stop_ids
 
 # %% auto #0
 __all__ = ['DEFAULT_TEMPLATE', 'read_jsonl', 'load_rows', 'fix_pad_token', 'ensure_chat_template', 'tokenize_chat', 'loss_spans',
@@ -437,7 +437,7 @@ def chat(
     max_new_tokens:int=64,          # reply length cap
     system:str|None=None,           # the system prompt (default: the one the clone was trained with; '' for none)
     max_len:int|None=None,          # cut the history to this many prompt tokens, as training cut its samples
-    **gen_kwargs,                   # for `generate` (default: greedy; try do_sample=True, temperature=0.7)
+    **gen_kwargs,                   # for `generate` (default: chapter 0's `GENERATION.hf()`; e.g. do_sample=True, temperature=0.7)
 )->str:
     "The clone's next message in the conversation, from the very prompt its training samples began with."
     import torch
@@ -448,7 +448,7 @@ def chat(
     if tokenizer is None: raise ValueError("chat(model, ...) needs tokenizer=: pass the one `load_clone` returned.")
     ids = prompt_ids(tokenizer, messages, _system_of(clone) if system is None else system, max_len)
     x = torch.tensor([ids], device=clone.device)
-    gen_kwargs.setdefault('do_sample', False)
+    gen_kwargs = {**GENERATION.hf(), **gen_kwargs}   # the one decoding of chat_gguf, the Modelfile, evaluation and the server
     with torch.no_grad():
         out = clone.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=max_new_tokens,
                              eos_token_id=stop_ids(tokenizer), pad_token_id=tokenizer.pad_token_id, **gen_kwargs)
