@@ -3,11 +3,15 @@
 # %% ../nbs/90_pipeline.ipynb #5f147017
 from __future__ import annotations
 import json, time, os
+from dataclasses import asdict
 from pathlib import Path
 from .presets import get_preset, find_export, sample_export_path, output_root, write_json, Preset
+from .prompt import GENERATION
+
+REPLY_TOKENS = 48  # reply length cap of the demo's replies
 
 # %% auto #0
-__all__ = ['KAGGLE_TITLES', 'run', 'format_summary', 'demo', 'kaggle_kernels', 'push_kaggle']
+__all__ = ['REPLY_TOKENS', 'KAGGLE_TITLES', 'run', 'style_lines', 'format_summary', 'demo', 'kaggle_kernels', 'push_kaggle']
 
 # %% ../nbs/90_pipeline.ipynb #9f972071
 def _stage(name:str, done:bool, fn, log:dict, verbose:bool=True):
@@ -35,12 +39,13 @@ def run(
     preset:str|Preset|None=None,      # preset name (default: chosen from the hardware)
     max_steps:int|None=None,          # training steps (default: the preset's)
     gguf_type:str='q8_0',             # GGUF output type
-    n_replies:int=3,                  # held-out prompts to show replies for
+    n_replies:int=5,                  # held-out messages shown with your reply, the base model's and the clone's
+    n_style:int=24,                   # held-out messages the style figures are measured on
     verbose:bool=True,                # print progress
     **train_overrides,                # for `train` (Preset fields such as save_steps, learning_rate)
 )->dict:
-    "Export → data/ → adapter/ → replies → GGUF → a llama.cpp reply; skips finished stages. Returns the summary."
-    from llmclone_nb import export as ex, train as tr, gguf_export as gx
+    "Export → data/ → adapter/ → GGUF → base and clone replies with style figures → a llama.cpp reply; skips finished stages. Returns the summary."
+    from llmclone_nb import export as ex, train as tr, gguf_export as gx, evaluate as ev
     out = Path(out or output_root()); out.mkdir(parents=True, exist_ok=True)
     p = preset if isinstance(preset, Preset) else get_preset(preset, verbose=verbose)
     export = Path(find_export(export, verbose=verbose))
@@ -55,11 +60,17 @@ def run(
     if gres is not None: summary['gguf'] = gres
     elif (out/'summary.json').exists(): summary['gguf'] = json.loads((out/'summary.json').read_text()).get('gguf')
     # A few replies from the clone (transformers) and from the GGUF file (llama.cpp), on held-out contexts.
-    prompts = _held_out_prompts(data, n_replies)
+    # Base model and clone answer the same held-out messages, decoded alike (chapter 0's GENERATION), batched as chapter 6 does.
+    prompts = _held_out_prompts(data, max(n_style, n_replies))
     model, tok = tr.load_clone(adapter)
-    summary['replies'] = [{'context': m[-1]['content'] if m else '', 'owner': real, 'clone': tr.chat(model, m, tokenizer=tok)}
-                          for m, real in prompts]
+    ctx, max_len = [m for m, _ in prompts], summary['train']['settings']['max_seq_len']
+    clone = ev.generate(model, tok, ctx, REPLY_TOKENS, max_len)
+    with model.disable_adapter(): base = ev.generate(model, tok, ctx, REPLY_TOKENS, max_len)
     del model
+    samples = [dict(context=m[-1]['content'] if m else '', you=real, base=b, clone=c) for (m, real), b, c in zip(prompts, base, clone)]
+    summary['replies'] = [{'context': s['context'], 'owner': s['you'], 'base': s['base'], 'clone': s['clone']} for s in samples[:n_replies]]
+    summary['style'] = ev.compare_style(samples[:n_style], tr.read_jsonl(data/'train.jsonl'))
+    summary['decoding'] = asdict(GENERATION)
     summary['gguf_replies'] = [gx.chat_gguf(gguf, m) for m, _ in prompts[:1]]
     summary['stages'] = log
     summary['paths'] = {k: str(v) for k, v in dict(data=data, adapter=adapter, gguf=gguf).items()}
@@ -67,6 +78,22 @@ def run(
                         for k, v in dict(data=data, adapter=adapter, gguf=gguf).items()}
     write_json(out/'summary.json', summary)
     return summary
+
+# %% ../nbs/90_pipeline.ipynb #02733770
+_ROWS = [('starts lowercase', 'lowercase start'), ('ends with )', 'ends with )'), ('ends with .', 'ends with .'),
+         ('ends with an emoji', 'ends with emoji'), ('mostly Cyrillic', 'cyrillic')]
+
+def style_lines(st:dict)->list:
+    "`compare_style`'s figures as text rows: you, base, clone."
+    cols = [k for k in ('you', 'base', 'clone') if k in st['profiles']]
+    pct = lambda x: '–' if x is None else f"{x:.0%}"
+    row = lambda name, vals: f"  {name:<30}" + ''.join(f"{v:>7}" for v in vals)
+    out = [f"Style on {st['held_out']} held-out messages:", row('', cols)]
+    out += [row(name, [pct(st['profiles'][c][k]) for c in cols]) for name, k in _ROWS]
+    out.append(row('words per reply (mean)', [f"{st['profiles'][c]['words mean'] or 0:.1f}" for c in cols]))
+    out.append(row('distance from you (0 = you)', [f"{st.get('distance', {}).get(c, 0):.2f}" for c in cols]))
+    out.append(row('words found in training data', [pct(st['known_words'].get(c)) for c in cols]))
+    return out
 
 # %% ../nbs/90_pipeline.ipynb #044cc303
 def format_summary(s:dict)->str:
@@ -77,9 +104,12 @@ def format_summary(s:dict)->str:
              f"validation loss {t.get('eval_loss_start') or float('nan'):.3f} → {t.get('eval_loss') or float('nan'):.3f}"]
     if v: lines.append(f"{g.get('type', '').upper()} GGUF {g.get('size', 0)/1e6:.0f} MB: top-1 agreement with the merged model "
                        f"{v.get('top1', 0):.1%}, tokenisation identical: {v.get('tokens_identical')}")
+    one = lambda t: (t or '').replace('\n', ' / ')
     for r in s.get('replies', []):
-        lines += ['', '> ' + r['context'].replace('\n', '\n> '), '  you:   ' + r['owner'].replace('\n', ' / '),
-                  '  clone: ' + r['clone'].replace('\n', ' / ')]
+        lines += ['', '> ' + r['context'].replace('\n', '\n> '), '  you:   ' + one(r['owner'])]
+        if 'base' in r: lines.append('  base:  ' + one(r['base']))
+        lines.append('  clone: ' + one(r['clone']))
+    if s.get('style'): lines += ['', *style_lines(s['style'])]
     if s.get('gguf_replies'): lines += ['', 'llama.cpp (GGUF): ' + s['gguf_replies'][0].replace('\n', ' / ')]
     lines += ['', 'Files: ' + ', '.join(f"{k} {v}" for k, v in s['paths'].items())]
     return '\n'.join(lines)
