@@ -203,7 +203,7 @@ class Decoding:
     "How the next token is chosen: one definition for `chat`, `chat_gguf`, the Modelfile, evaluation and the server."
     temperature:float=0.0          # 0: greedy, always the most likely token; above 0: sample with this temperature
     top_p:float=1.0                # when sampling: only from the most likely tokens that together hold this probability
-    repetition_penalty:float=1.15  # above 1: tokens already in the prompt or the reply get less likely (1: off)
+    repetition_penalty:float=1.0   # above 1: tokens already in the prompt or the reply get less likely (1: off)
 
     def hf(self)->dict:
         "The keywords for transformers' `generate`."
