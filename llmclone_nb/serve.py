@@ -6,7 +6,7 @@ import os, re, sys, json, time, socket, sqlite3, asyncio, inspect, logging, thre
 from dataclasses import dataclass, field
 from pathlib import Path
 from .presets import output_root
-from .prompt import GGUFTokenizer, prompt_ids, chat_format
+from .prompt import GGUFTokenizer, prompt_ids, chat_format, GENERATION
 from .export import scrub_text, session_samples, prepare
 from .gguf_export import gguf_system, llama_threads
 
@@ -448,14 +448,15 @@ def openai_complete(
     model:str=CLONE,            # the model name at that endpoint
     api_key:str|None=None,      # the endpoint's key (default: $OPENAI_API_KEY, else none)
     max_tokens:int=128,         # reply length cap
-    temperature:float=0.7,      # sampling temperature
+    temperature:float|None=None, # sampling temperature (default: chapter 0's `GENERATION`, as `chat` and the Modelfile)
     timeout:float=120,          # seconds before a request fails
 ):
     "An async `complete(messages) -> str` over an OpenAI-compatible chat endpoint."
     from openai import AsyncOpenAI
     client = AsyncOpenAI(base_url=base_url, api_key=api_key or os.environ.get('OPENAI_API_KEY') or 'none', timeout=timeout, max_retries=1)
     async def complete(messages:list)->str:
-        r = await client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens, temperature=temperature)
+        r = await client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens, top_p=GENERATION.top_p,
+            temperature=GENERATION.temperature if temperature is None else temperature)
         return r.choices[0].message.content or ''
     return complete
 
