@@ -9,13 +9,11 @@ from .presets import get_preset, atomic_path, write_json, output_root, preflight
 from .prompt import SYSTEM_PROMPT, GENERATION, Decoding, GGUFTokenizer, prompt_ids, prompt_text, reply_text, stop_ids, chat_format
 
 # %% auto #0
-__all__ = ['HUB_FILES', 'LINEAR', 'NATIVE_TYPES', 'KQUANT_TYPES', 'TYPES', 'SUPPORTED_ARCHS', 'TOKENIZER_PROBES',
-           'BYTES_PER_WEIGHT', 'st_header', 'st_read', 'base_shards', 'read_adapter', 'resolve_base',
-           'make_demo_adapter', 'lora_factors', 'lora_delta', 'iter_merged', 'merge_to_hf', 'permute_qk', 'tensor_type',
-           'encode_tensor', 'bpe_pre', 'vocab_tokens', 'special_tokens', 'gguf_metadata', 'write_gguf',
-           'load_reference', 'held_out_texts', 'hf_logits', 'llama_threads', 'load_gguf', 'verify_gguf',
-           'MergedWeights', 'streamed_reference', 'checkpoint_params', 'reference_fits', 'quantize_gguf', 'gguf_system',
-           'chat_gguf', 'ollama_template', 'write_modelfile', 'find_llama_cpp', 'convert_with_llama_cpp',
+__all__ = ['HUB_FILES', 'LINEAR', 'NATIVE_TYPES', 'KQUANT_TYPES', 'TYPES', 'SUPPORTED_ARCHS', 'BYTES_PER_WEIGHT', 'st_header',
+           'st_read', 'base_shards', 'read_adapter', 'resolve_base', 'make_demo_adapter', 'lora_factors', 'lora_delta',
+           'iter_merged', 'merge_to_hf', 'permute_qk', 'tensor_type', 'encode_tensor', 'bpe_pre', 'vocab_tokens',
+           'special_tokens', 'gguf_metadata', 'write_gguf', 'llama_threads', 'load_gguf', 'quantize_gguf',
+           'gguf_system', 'chat_gguf', 'ollama_template', 'write_modelfile', 'find_llama_cpp', 'convert_with_llama_cpp',
            'export_preflight', 'export_gguf']
 
 # %% ../nbs/05_gguf.ipynb #8d5a5fc8
@@ -400,69 +398,7 @@ def write_gguf(
     if bar: bar.close()
     return Path(out_file)
 
-# %% ../nbs/05_gguf.ipynb #804b0a25
-def load_reference(
-    src:str|os.PathLike, # an adapter folder (base + adapter, merged by peft) or a plain HF checkpoint folder
-    dtype:str|None=None, # 'float32' on CPU (default), the preset's dtype on a GPU
-):
-    "The HF model the GGUF must agree with, and its tokenizer: the base with the adapter merged by peft."
-    import torch
-    from transformers import AutoModelForCausalLM
-    src = Path(src); cuda = torch.cuda.is_available()
-    dt = getattr(torch, dtype or ('float16' if cuda else 'float32'))
-    kw = dict(dtype=dt, device_map='auto') if cuda else dict(dtype=dt)
-    if (src/'adapter_config.json').exists():
-        from peft import PeftModel
-        info = read_adapter(src)
-        model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(info['base_dir'], **kw), src).merge_and_unload()
-        tok = _load_tok(info['base_dir'])
-        if info['meta'].get('chat_template'): tok.chat_template = info['meta']['chat_template']
-    else: model, tok = AutoModelForCausalLM.from_pretrained(src, **kw), _load_tok(src)
-    return model.eval(), tok
-
-def held_out_texts(
-    tok,                              # tokenizer with a chat template
-    n:int=8,                          # how many texts
-    adapter_dir:str|os.PathLike|None=None, # use chapter 1's validation.jsonl next to this adapter when there is one
-)->list:
-    "Held-out texts as training samples read (prompt, reply, end of turn): chapter 1's validation rows if found, else the bundled sample chat."
-    rows = []
-    if adapter_dir:
-        meta = Path(adapter_dir)/'llmclone.json'
-        m = json.loads(meta.read_text()) if meta.exists() else {}
-        dd = (m.get('data') or {}).get('dir') or m.get('data_dir')  # chapter 4 records where its data came from
-        for v in ([Path(dd)/'validation.jsonl'] if dd else [])+[Path(adapter_dir).parent/'data'/'validation.jsonl']:
-            if v.exists():
-                rows = [json.loads(l)['messages'] for l in v.read_text(encoding='utf-8').splitlines() if l.strip()][:n]; break
-    if not rows:
-        from llmclone_nb.presets import sample_chat_path
-        msgs = [m for m in json.loads(sample_chat_path().read_text(encoding='utf-8'))['messages'] if isinstance(m.get('text'), str) and m['text']]
-        pairs = [(a['text'], b['text']) for a, b in zip(msgs, msgs[1:]) if a['from']!=b['from']]
-        rows = [[{'role': 'user', 'content': a}, {'role': 'assistant', 'content': b}] for a, b in pairs[-n:]]
-    return [prompt_text(tok, r[:-1], None)+reply_text(tok, r[-1]['content']) for r in rows]   # as training wrote them
-
-TOKENIZER_PROBES = ["Hello world", "Привет! Как дела?  Давно не виделись…", "3 33 333 3333 3.14 1,000,000", "  leading spaces\tand\ttabs\n\nnew lines",
-                    "emoji 🚀🦙 ok", "короче, ну такое )) lol tbh", "I've been 'told' he's there — 'RE you sure?", "<think>тег</think> [INST] x [/INST]"]
-
-_HF_LOGITS = {}
-
-def hf_logits(
-    model, tok,          # the HF reference and its tokenizer
-    texts:list,          # chat texts as `held_out_texts` writes them
-    max_tokens:int=256,  # tokens per text
-    batched:bool=False,  # one padded forward for all texts (a streamed model reads its weights once per forward)
-)->list:
-    "[(token ids, float32 logits)] for each text: the HF side of `verify_gguf`."
-    import torch
-    seqs = [tok(s, add_special_tokens=False).input_ids[:max_tokens] for s in texts]
-    dev = 'cpu' if model.device.type=='meta' else model.device   # a streamed model computes on the CPU
-    with torch.no_grad():
-        if not batched: return [(ids, model(torch.tensor([ids], device=dev)).logits[0].float().cpu().numpy()) for ids in seqs]
-        L = max(map(len, seqs)); ids = torch.zeros(len(seqs), L, dtype=torch.long); mask = torch.zeros_like(ids)
-        for i, s in enumerate(seqs): ids[i, :len(s)] = torch.tensor(s); mask[i, :len(s)] = 1   # right padding: real positions never see it
-        out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev)).logits.float().cpu().numpy()
-    return [(s, out[i, :len(s)]) for i, s in enumerate(seqs)]
-
+# %% ../nbs/05_gguf.ipynb #298d5a1e
 def llama_threads(gguf_file)->int:
     "CPU threads for llama.cpp: one per GB of model, at most all cores (extra threads only spin on a small model)."
     return max(1, min(os.cpu_count() or 1, round(Path(gguf_file).stat().st_size/1e9)))
@@ -477,109 +413,6 @@ def load_gguf(
     from llama_cpp import Llama
     n = llama_threads(gguf_file)
     return Llama(str(gguf_file), n_ctx=n_ctx, logits_all=logits_all, verbose=False, n_threads=n, n_threads_batch=n, seed=0, **kw)
-
-_llama = load_gguf   # the short name this chapter's cells use
-
-def verify_gguf(
-    gguf_file:str|os.PathLike, # the GGUF to check
-    hf_dir_or_model,           # an adapter folder, an HF checkpoint folder, or a (model, tokenizer) pair
-    texts:list|None=None,      # held-out chat texts (default: `held_out_texts`)
-    max_tokens:int|None=None,  # tokens per text compared (default: 256 in memory, 96 streamed)
-    streamed:bool|None=None,   # HF side through `streamed_reference` (None: only when the model does not fit, see `reference_fits`)
-)->dict:
-    "Check a GGUF in llama.cpp against HF: identical tokenisation, next-token top-1 agreement, logit error, perplexity."
-    import torch
-    src = hf_dir_or_model if isinstance(hf_dir_or_model, (str, os.PathLike)) else None
-    if streamed is None: streamed = src is not None and not reference_fits(src)
-    model, tok = (streamed_reference(src) if streamed else load_reference(src)) if src is not None else hf_dir_or_model
-    max_tokens = max_tokens or (96 if streamed else 256)
-    texts = texts or held_out_texts(tok, n=4 if streamed else 8, adapter_dir=src)
-    llm = _llama(gguf_file, n_ctx=max_tokens+8)
-    # plain strings with the add-BOS/EOS flags; chat texts as the template rendered them (it writes BOS itself)
-    bad = [s for s in TOKENIZER_PROBES if tok(s).input_ids!=llm.tokenize(s.encode(), add_bos=True, special=True)]
-    bad += [s for s in texts if tok(s, add_special_tokens=False).input_ids!=llm.tokenize(s.encode(), add_bos=False, special=True)]
-    key = (id(model), tuple(texts), max_tokens)
-    if key not in _HF_LOGITS:  # the HF side is the same for every file: compute it once per model and texts
-        _HF_LOGITS.clear(); _HF_LOGITS[key] = hf_logits(model, tok, texts, max_tokens, batched=streamed)
-    agree = n = clear = agree_clear = 0; err_max = err_sum = nll_g = nll_h = 0.0; n_nll = 0
-    for ids, h in _HF_LOGITS[key]:
-        llm.reset(); llm.eval(ids); g = np.array(llm.scores[:len(ids)], dtype=np.float32)
-        same = g.argmax(-1)==h.argmax(-1); agree += int(same.sum()); n += len(ids)
-        top2 = np.sort(h, -1)[:, -2:]; decided = top2[:, 1]-top2[:, 0] > 0.01   # a near-tie may flip on rounding alone
-        clear += int(decided.sum()); agree_clear += int((same & decided).sum())
-        d = np.abs(g-h); err_max = max(err_max, float(d.max())); err_sum += float(d.mean())*len(ids)
-        for x, acc in ((g, 'g'), (h, 'h')):
-            lp = torch.log_softmax(torch.from_numpy(x[:-1]), -1)[torch.arange(len(ids)-1), torch.tensor(ids[1:])]
-            if acc=='g': nll_g -= float(lp.sum())
-            else: nll_h -= float(lp.sum())
-        n_nll += len(ids)-1
-    llm.close()
-    if streamed: _HF_LOGITS.clear()  # a streamed model is rebuilt for every call: nothing to reuse
-    return dict(file=str(gguf_file), size_mb=round(Path(gguf_file).stat().st_size/2**20, 1), reference='streamed' if streamed else 'in memory',
-                tokens_identical=not bad, token_mismatches=bad, n_texts=len(texts), n_tokens=n,
-                top1=agree/max(n, 1), top1_clear=agree_clear/clear if clear else None, max_abs_err=err_max, mean_abs_err=err_sum/max(n, 1),
-                ppl=math.exp(nll_g/max(n_nll, 1)), ppl_hf=math.exp(nll_h/max(n_nll, 1)))
-
-# %% ../nbs/05_gguf.ipynb #ab386b69
-from collections.abc import Mapping
-
-class MergedWeights(Mapping):
-    "The merged model's tensors by name, each read from its shard and merged with its LoRA delta only when asked for."
-    def __init__(self,
-        src:str|os.PathLike, # an adapter folder (merged on the fly) or a plain HF checkpoint folder
-    ):
-        src = Path(src); ad = None
-        if (src/'adapter_config.json').exists(): self.base, ad = read_adapter(src)['base_dir'], lora_factors(src)
-        else: self.base = src
-        self.lora, self.full = (ad or {}).get('lora', {}), (ad or {}).get('full', {})
-        self.where = {n: (file, h[n]) for file, names in base_shards(self.base) for h in [st_header(file)] for n in names}
-    def _key(self, n):  # tied output layer: checkpoints store only the embedding
-        return 'model.embed_tokens.weight' if n=='lm_head.weight' and n not in self.where else n
-    def __getitem__(self, n):
-        n = self._key(n)
-        if n in self.full: w = self.full[n].float().clone()
-        else:
-            if n not in self.where: raise KeyError(f"{self.base}: the checkpoint has no tensor {n!r} that the model built from its config.json needs.")
-            file, info = self.where[n]
-            with open(file, 'rb') as f: w = st_read(f, info)
-        if n in self.lora: w += lora_delta(*self.lora[n])
-        return w
-    def __contains__(self, n): return self._key(n) in self.where
-    def __iter__(self): return iter(self.where)
-    def __len__(self): return len(self.where)
-
-def streamed_reference(
-    src:str|os.PathLike, # an adapter folder or a plain HF checkpoint folder
-):
-    "The HF merged model in fp32 with its weights on the meta device, each module's brought in by accelerate's hooks for its forward only."
-    import torch
-    from accelerate import init_empty_weights, cpu_offload
-    from transformers import AutoConfig, AutoModelForCausalLM
-    w = MergedWeights(src)
-    with init_empty_weights(include_buffers=False):  # parameters on meta; buffers (RoPE frequencies) real
-        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(w.base), dtype=torch.float32)
-    cpu_offload(model, execution_device=torch.device('cpu'), state_dict=w)
-    tok = _load_tok(w.base)
-    meta = read_adapter(src)['meta'] if (Path(src)/'adapter_config.json').exists() else {}
-    if meta.get('chat_template'): tok.chat_template = meta['chat_template']
-    return model.eval(), tok
-
-def checkpoint_params(model_dir:str|os.PathLike)->int:
-    "Parameters of a safetensors checkpoint, from the headers alone."
-    return sum(int(np.prod(v['shape'])) for f, _ in base_shards(model_dir) for v in st_header(f).values())
-
-def reference_fits(
-    src:str|os.PathLike,    # an adapter folder or a plain HF checkpoint folder
-    share:float=0.6,        # of the free RAM (or GPU memory) the in-memory reference may take
-    free:int|None=None,     # free bytes (default: RAM available, or free GPU memory when there is a GPU)
-    cuda:bool|None=None,    # a GPU (default: torch.cuda.is_available())
-)->bool:
-    "Whether `load_reference` fits: fp32 on the CPU, fp16 on a GPU, at most `share` of what is free."
-    import torch
-    src = Path(src); base = read_adapter(src)['base_dir'] if (src/'adapter_config.json').exists() else src
-    cuda = torch.cuda.is_available() if cuda is None else cuda
-    if free is None: free = torch.cuda.mem_get_info()[0] if cuda else free_ram()
-    return checkpoint_params(base)*(2 if cuda else 4) <= share*free
 
 # %% ../nbs/05_gguf.ipynb #9355e019
 @contextlib.contextmanager
@@ -625,7 +458,7 @@ def chat_gguf(
     **kwargs,                  # for `Llama.create_completion` (default decoding: chapter 0's `GENERATION.llama_cpp()`)
 )->str:
     "The next reply from llama.cpp, fed the very prompt tokens training and `chat` use (`prompt_ids` on the GGUF's template)."
-    llm = llm or _llama(gguf_file, logits_all=False)
+    llm = llm or load_gguf(gguf_file, logits_all=False)
     tok = GGUFTokenizer(llm)
     ids = prompt_ids(tok, messages, gguf_system(llm) if system is None else system)
     out = llm.create_completion(ids, max_tokens=max_tokens, **{**GENERATION.llama_cpp(), **kwargs})['choices'][0]['text']
@@ -741,6 +574,7 @@ def export_gguf(
     res = dict(path=str(out), type=type, size=out.stat().st_size, seconds=round(time.time()-t0, 1))
     if modelfile: res['modelfile'] = str(write_modelfile(out))
     if verify:
+        from llmclone_nb.verify import verify_gguf   # chapter 5a (it imports this module)
         res['verification'] = verify_gguf(out, reference or adapter_dir, texts)
         clear = res['verification']['top1_clear']   # None: every position a near-tie (random weights), nothing to judge
         if type=='f16' and clear is not None and clear < 0.99: raise AssertionError(f"{out}: F16 agrees with the HF model on only "

@@ -6,7 +6,8 @@ import numpy as np, pytest, torch
 pytest.importorskip('gguf'); pytest.importorskip('llama_cpp'); pytest.importorskip('peft')
 import gguf
 from llmclone_nb.gguf_export import (st_header, st_read, base_shards, lora_factors, iter_merged, merge_to_hf, write_gguf,
-                                     verify_gguf, make_demo_adapter, export_gguf, read_adapter, _llama)
+                                     make_demo_adapter, export_gguf, read_adapter)
+from llmclone_nb.verify import verify_gguf
 from llmclone_nb.models import tiny_llama, tiny_mistral, save_tiny
 
 
@@ -117,7 +118,7 @@ def test_held_out_texts_from_chapter1_data(tmp_path):
     (tmp_path/'data'/'validation.jsonl').write_text('\n'.join(json.dumps(r, ensure_ascii=False) for r in rows), encoding='utf-8')
     meta = json.loads((ad/'llmclone.json').read_text()); meta['data'] = {'dir': str(tmp_path/'data')}
     (ad/'llmclone.json').write_text(json.dumps(meta))
-    from llmclone_nb.gguf_export import held_out_texts
+    from llmclone_nb.verify import held_out_texts
     texts = held_out_texts(t, adapter_dir=ad)
     assert len(texts) == 3 and 'ответ 2' in texts[2]
 
@@ -139,7 +140,7 @@ def test_other_road(tmp_path):
 @pytest.mark.parametrize('tied', [False, True])
 def test_streamed_reference_is_peft(tmp_path, tied):
     "The bounded-memory reference (weights on meta, each module's merged in for its forward only) computes peft's logits."
-    from llmclone_nb.gguf_export import streamed_reference, hf_logits
+    from llmclone_nb.verify import streamed_reference, hf_logits
     m, t = tiny_mistral(sliding_window=None, tie_word_embeddings=tied)
     base, ad, want = _peft_adapter(tmp_path, m, t, target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
     model, tok = streamed_reference(ad)
@@ -153,15 +154,15 @@ def test_streamed_reference_is_peft(tmp_path, tied):
 
 def test_verify_streams_when_the_model_does_not_fit(tmp_path, monkeypatch):
     "verify_gguf picks the streamed reference by itself when the fp32 model would not fit in the free RAM."
-    import llmclone_nb.gguf_export as ge
+    import llmclone_nb.verify as ve
     m, t = tiny_mistral(sliding_window=None)
     base, ad, _ = _peft_adapter(tmp_path, m, t, target_modules=['q_proj', 'v_proj'])
     f = write_gguf(ad, tmp_path/'c.gguf', 'f16')
-    monkeypatch.setattr(ge, 'free_ram', lambda: 4*sum(p.numel() for p in m.parameters()))  # the fp32 model fills all of it
-    assert not ge.reference_fits(ad, cuda=False)
+    monkeypatch.setattr(ve, 'free_ram', lambda: 4*sum(p.numel() for p in m.parameters()))  # the fp32 model fills all of it
+    assert not ve.reference_fits(ad, cuda=False)
     r = verify_gguf(f, ad)
     assert r['reference'] == 'streamed' and r['top1_clear'] >= 0.99, r
-    monkeypatch.setattr(ge, 'free_ram', lambda: 2**40)
+    monkeypatch.setattr(ve, 'free_ram', lambda: 2**40)
     assert verify_gguf(f, ad)['reference'] == 'in memory'
 
 

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip('llama_cpp'); pytest.importorskip('peft')
 from llmclone_nb.models import smollm2_path
 from llmclone_nb.presets import get_preset
-from llmclone_nb.gguf_export import make_demo_adapter, write_gguf, write_modelfile, chat_gguf, _llama
+from llmclone_nb.gguf_export import make_demo_adapter, write_gguf, write_modelfile, chat_gguf, load_gguf
 from llmclone_nb.train import load_clone, chat, tokenize_chat
 from llmclone_nb.prompt import SYSTEM_PROMPT
 
@@ -46,7 +46,7 @@ def test_chat_chat_gguf_and_training_share_the_prompt(clone):
     chat(model, HIST, tokenizer=tok, max_new_tokens=4)
     assert fed_hf == [prefix]
 
-    llm = _llama(gguf, logits_all=False)
+    llm = load_gguf(gguf, logits_all=False)
     fed_cpp = _spy(llm, 'create_completion', 'prompt')
     reply = chat_gguf(gguf, HIST, max_tokens=4, llm=llm)
     assert fed_cpp == [prefix] and isinstance(reply, str)
