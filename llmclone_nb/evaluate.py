@@ -10,11 +10,11 @@ from .prompt import GENERATION, encode, prompt_ids, prompt_text, reply_text, sto
 
 # %% auto #0
 __all__ = ['SIGNATURE', 'STYLE_SHARES', 'CANARY_FORMS', 'perplexity', 'gguf_logprobs', 'generate', 'style_stats', 'vocabulary',
-           'style_profile', 'style_distance', 'known_words', 'known_word_share', 'compare_style', 'style_samples',
-           'style_table', 'plot_style', 'plot_fit', 'blind_pairs', 'score_blind', 'blind_quiz', 'make_canaries',
-           'canary_messages', 'plant_canaries', 'suffix_logprobs', 'canary_prefix_text', 'candidate_secrets',
-           'exposure', 'extraction', 'seen_in_training', 'scrubbed_values', 'placeholder_contexts', 'placeholder_check',
-           'leak_audit', 'evaluate']
+           'signature_words', 'style_profile', 'style_distance', 'known_words', 'known_word_share', 'compare_style',
+           'style_samples', 'style_table', 'plot_style', 'plot_fit', 'binomial_ci', 'blind_pairs', 'score_blind',
+           'blind_quiz', 'quiz_line', 'terminal_quiz', 'make_canaries', 'canary_messages', 'plant_canaries',
+           'suffix_logprobs', 'canary_prefix_text', 'candidate_secrets', 'exposure', 'extraction', 'seen_in_training',
+           'scrubbed_values', 'placeholder_contexts', 'placeholder_check', 'leak_audit', 'evaluate']
 
 # %% ../nbs/06_evaluate.ipynb #45baa55a
 def _pad_id(tok)->int:
@@ -153,6 +153,37 @@ def vocabulary(rows:list)->set:
     "The lowercase words of your replies in `rows`."
     return {w.lower() for r in rows for m in r['messages'] if m['role']=='assistant' for w in _WORD.findall(_NOISE.sub('', m['content']))}
 
+# %% ../nbs/06_evaluate.ipynb #562ef64a
+def _tokens(text:str)->list:
+    "Lowercase words and single emoji of a text (placeholders and labels dropped)."
+    t = _NOISE.sub('', text)
+    return [w.lower() for w in _WORD.findall(t)]+_EMOJI.findall(t)
+
+def signature_words(
+    rows:list,          # chapter 1 rows: the last message of each is your reply, the one before it the other person's
+    k:int=10,           # how many words to return
+    min_count:int=3,    # a signature word appears in at least this many of your replies' tokens
+    prior:float=10.,    # total weight of the prior (alpha_0 / corpus size scale)
+)->list:
+    "`[(token, z)]`: the `k` words and emoji most over-represented in your replies vs the other speakers' (log-odds ratio, informative Dirichlet prior)."
+    from collections import Counter
+    you, them = Counter(), Counter()
+    for r in rows:
+        if 'canary' in r.get('meta', {}): continue
+        ms = [m for m in r['messages'] if m['role']!='system']
+        if ms and ms[-1]['role']=='assistant': you.update(_tokens(ms[-1]['content']))
+        if len(ms)>1 and ms[-2]['role']=='user': them.update(_tokens(ms[-2]['content']))
+    allc = you+them; N = sum(allc.values())
+    if not N: return []
+    ny, nt, a0 = sum(you.values()), sum(them.values()), prior*len(allc)
+    out = []
+    for w, c in allc.items():
+        if you[w] < min_count: continue
+        a = a0*c/N
+        d = math.log((you[w]+a)/(ny+a0-you[w]-a)) - math.log((them[w]+a)/(nt+a0-them[w]-a))
+        out.append((w, round(d/math.sqrt(1/(you[w]+a)+1/(them[w]+a)), 2)))
+    return sorted(out, key=lambda x: (-x[1], x[0]))[:k]
+
 # %% ../nbs/06_evaluate.ipynb #a9fb6dde
 STYLE_SHARES = ['lowercase start', 'ends with )', 'ends with .', 'ends with emoji', 'cyrillic']  # the habits `style_distance` compares
 
@@ -235,13 +266,15 @@ def style_samples(
 def style_table(
     samples:list,           # from `style_samples`
     train_rows:list,        # your training rows: your overall style and your vocabulary
+    signature:tuple|None=None, # your signature words (None: `signature_words` of `train_rows`)
 )->dict:
     "Style statistics side by side: you (all training replies), you (the held-out replies), the clone, the base model."
     mine = [r for r in train_rows if 'canary' not in r.get('meta', {})]
     cols = {'you (train)': [r['messages'][-1]['content'] for r in mine], 'you (held-out)': [s['you'] for s in samples],
             'clone': [s['clone'] for s in samples], 'base': [s['base'] for s in samples if s['base'] is not None]}
     vocab = vocabulary(mine)
-    return {k: style_stats(v, vocab) for k, v in cols.items()}
+    sig = tuple(signature) if signature is not None else tuple(w for w, z in signature_words(mine))
+    return {k: style_stats(v, vocab, sig) for k, v in cols.items()}
 
 # %% ../nbs/06_evaluate.ipynb #ced7693f
 _SHARES = ['no capitals', 'ends with .', 'ends with )', 'emoji', 'signature words', 'cyrillic', 'words you use']
@@ -275,6 +308,19 @@ def plot_fit(fit:dict):
     ax.legend(); ax.grid(axis='y', alpha=0.3); fig.tight_layout()
     return fig
 
+# %% ../nbs/06_evaluate.ipynb #cad7662e
+def binomial_ci(
+    k:int,              # successes (pairs told apart)
+    n:int,              # trials (pairs answered)
+    conf:float=0.95,    # confidence level
+)->tuple:
+    "Wilson score interval `(low, high)` for a binomial proportion k/n."
+    from statistics import NormalDist
+    if n<=0: raise ValueError(f"binomial_ci needs at least one trial, got n={n}.")
+    z = NormalDist().inv_cdf(0.5+conf/2); p = k/n
+    mid, half = (p+z*z/(2*n))/(1+z*z/n), z*math.sqrt(p*(1-p)/n+z*z/(4*n*n))/(1+z*z/n)
+    return (0. if k==0 else max(0., mid-half)), (1. if k==n else min(1., mid+half))
+
 # %% ../nbs/06_evaluate.ipynb #c30c6d62
 def blind_pairs(
     samples:list,   # from `style_samples`
@@ -294,7 +340,10 @@ def score_blind(
     "How often the judge took the clone's reply for theirs: `passed_share` 0.5 means they could not tell."
     judged = {int(i): a for i, a in answers.items() if a in ('A', 'B')}
     fooled = sum(pairs[i]['clone']==a for i, a in judged.items())
-    return dict(pairs=len(pairs), answered=len(judged), fooled=fooled, passed_share=round(fooled/len(judged), 3) if judged else None)
+    told = len(judged)-fooled
+    return dict(pairs=len(pairs), answered=len(judged), fooled=fooled, passed_share=round(fooled/len(judged), 3) if judged else None,
+                told_apart=told, accuracy=round(told/len(judged), 3) if judged else None,
+                ci95=[round(x, 3) for x in binomial_ci(told, len(judged))] if judged else None)
 
 def blind_quiz(
     pairs:list,                         # from `blind_pairs`
@@ -317,6 +366,29 @@ def blind_quiz(
                                     f"<b>B:</b> {html.escape(p['B'])}"), b]))
     ui = W.VBox(items+[result]); ui.answer, ui.answers = answer, answers
     return ui
+
+# %% ../nbs/06_evaluate.ipynb #2544dc90
+def quiz_line(s:dict)->str:
+    "The quiz result in one sentence: told apart k/n times, with the 95% interval."
+    if not s['answered']: return 'No pairs answered.'
+    lo, hi = s['ci95']
+    return f"You told them apart {s['told_apart']}/{s['answered']} times ({s['accuracy']:.0%}, 95% CI {lo:.0%}–{hi:.0%}); a coin scores 50%."
+
+def terminal_quiz(
+    pairs:list,         # from `blind_pairs`
+    ask=input,          # reads one answer (a prompt string in, text out)
+    say=print,          # shows a line
+)->tuple:
+    "Asks for each pair which reply is really yours; returns `(answers, score)` and shows the key only at the end."
+    answers = {}
+    for i, p in enumerate(pairs):
+        say(f"\n{i+1}/{len(pairs)}  they wrote: {p['context']}\n  A: {p['A']}\n  B: {p['B']}")
+        while (a := ask('Which one is really yours? [A/B/s(kip)] ').strip().upper()) not in ('A', 'B', 'S', ''): say('Type A, B or s.')
+        if a in ('A', 'B'): answers[i] = a
+    s = score_blind(pairs, answers)
+    say('\nKey: ' + ', '.join(f"{i+1}: clone {p['clone']}" for i, p in enumerate(pairs)))
+    say(quiz_line(s))
+    return answers, s
 
 # %% ../nbs/06_evaluate.ipynb #e5a0d6bf
 CANARY_FORMS = [  # (name, times planted, the other person's question, your reply with {} for the secret)
@@ -607,7 +679,8 @@ def evaluate(
     res['fit'] = fit
     max_len = info['settings']['max_seq_len']
     st = style_samples(model, tok, data['validation'], n, max_new_tokens, max_len)
-    res.update(style=style_table(st, data['train']), style_figures=compare_style(st, data['train']), samples=st, blind=blind_pairs(st)); lap('style')
+    sig = signature_words(data['train'])
+    res.update(signature_words=sig, style=style_table(st, data['train'], [w for w, z in sig]), style_figures=compare_style(st, data['train']), samples=st, blind=blind_pairs(st)); lap('style')
     if (cf := _canaries_file(data_dir, info)):
         planted = json.loads(cf.read_text(encoding='utf-8'))
         res['leak'] = leak_audit(model, tok, planted, candidates)
