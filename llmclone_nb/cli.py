@@ -37,8 +37,16 @@ def _export(a):
     print(json.dumps(res, indent=1, default=str, ensure_ascii=False))
 
 def _eval(a):
-    from llmclone_nb.evaluate import evaluate
-    res = evaluate(a.adapter_dir, a.data, gguf=a.gguf, out=a.out)
+    from llmclone_nb.evaluate import evaluate, terminal_quiz
+    from llmclone_nb.presets import write_json
+    from pathlib import Path
+    saved = Path(a.out or Path(a.adapter_dir).parent/'eval')/'eval.json'
+    if a.quiz and saved.is_file(): res = json.loads(saved.read_text(encoding='utf-8'))   # the pairs of the last evaluation
+    else: res = evaluate(a.adapter_dir, a.data, gguf=a.gguf, out=a.out)
+    if a.quiz:
+        answers, score = terminal_quiz(res['blind'])
+        res['quiz'] = {'judge': 'you, in the terminal', 'answers': answers, 'score': score}
+        write_json(saved, res); return
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, (list, dict))} | {'fit': res.get('fit')}, indent=1, default=str, ensure_ascii=False))
 
 def _demo(a):
@@ -93,6 +101,7 @@ def parser()->argparse.ArgumentParser:
     s = sub.add_parser('eval', help='perplexity, style, blind pairs and a leak audit of the clone (chapter 6)')
     s.add_argument('adapter_dir'); s.add_argument('--data', required=True, help="chapter 1's dataset folder")
     s.add_argument('--gguf', help='also measure this GGUF file in llama.cpp'); s.add_argument('--out', help='where eval.json goes')
+    s.add_argument('--quiz', action='store_true', help='the blind test in the terminal: which reply is really yours? (reuses eval.json in --out if there)')
     s.set_defaults(fn=_eval)
     s = sub.add_parser('demo', help='the whole pipeline on the bundled sample export')
     s.add_argument('--out', default='demo-out'); s.add_argument('--preset'); s.add_argument('--max-steps', type=int)

@@ -39,3 +39,56 @@ def test_known_words():
     assert known_word_share(['Привет)', 'ну да', 'фывап'], v) == 0.5   # привет, да of привет, ну, да, фывап
     assert known_word_share(['[PHONE] норм'], v) == 1.0                  # placeholders are not words
     assert known_word_share(['))', ''], v) is None
+
+
+# --- signature words: derived from the data, not a list ---
+from collections import Counter
+from llmclone_nb.evaluate import signature_words, style_stats
+from llmclone_nb.samples import prepare
+from llmclone_nb.train import load_rows
+from llmclone_nb.presets import sample_export_path
+
+def _chat(q, a): return {'messages': [{'role': 'system', 'content': 'sys'}, {'role': 'user', 'content': q}, {'role': 'assistant', 'content': a}]}
+
+def test_signature_words_known_answer():
+    # 'короче' in 3 of your replies and never theirs, '👍' twice; 'the' is everyone's; 'да' only once (below min_count=2)
+    rows = [_chat('the plan?', 'короче the plan 👍'), _chat('the time?', 'короче the time'), _chat('ok the end', 'короче да 👍'),
+            _chat('the the the', 'the')]
+    got = signature_words(rows, k=5, min_count=2)
+    assert [w for w, z in got] == ['короче', '👍', 'the'] and got[0][1] > got[1][1] > 0 > got[2][1]
+    assert signature_words([]) == []
+    # the system text and canary rows never count
+    assert signature_words(rows+[dict(_chat('x', 'секрет секрет секрет'), meta={'canary': 'a'})], k=5, min_count=2) == got
+
+def _rates(rows):
+    you, them = Counter(), Counter()
+    for r in rows:
+        for c, m in ((you, r['messages'][-1]), (them, r['messages'][-2])):
+            c.update(t.strip('.,!?;:()"«»…-') for t in m['content'].lower().split())
+    return you, them
+
+@pytest.fixture(scope='module')
+def two_owners(tmp_path_factory):
+    "The bundled export twice: as its owner wrote it, and with Лена (user5550100002) as the owner."
+    out = {}
+    for name, me in (('nikita', None), ('lena', 'user5550100002')):
+        d = tmp_path_factory.mktemp(name)
+        prepare(sample_export_path(), d, me=me)
+        out[name] = load_rows(d)['train']
+    return out
+
+def test_signature_words_come_from_the_data(two_owners):
+    words = {k: [w for w, z in signature_words(rows)] for k, rows in two_owners.items()}
+    assert len(words['nikita']) == 10 and len(set(words['nikita']) & set(words['lena'])) <= 3, words
+    for k, rows in two_owners.items():
+        you, them = _rates(rows)
+        ny, nt = sum(you.values()), sum(them.values())
+        for w in words[k]:
+            if w.isalpha():   # each word is really more frequent in the owner's replies (whitespace counts, independent of the tokenizer)
+                assert you[w]/ny > them[w]/nt, (k, w, you[w], ny, them[w], nt)
+    # the style table's signature row uses them: the owner's own replies carry them far more often than the other side's
+    rows = two_owners['nikita']
+    sig = tuple(words['nikita'])
+    mine = style_stats([r['messages'][-1]['content'] for r in rows], signature=sig)['signature words']
+    theirs = style_stats([r['messages'][-2]['content'] for r in rows], signature=sig)['signature words']
+    assert mine > theirs + 0.2, (mine, theirs)
