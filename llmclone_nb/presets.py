@@ -11,7 +11,7 @@ __all__ = ['SMOLLM2', 'PRESETS', 'MIN_CAPABILITY', 'AMPERE_MIN_GB', 'COLAB_DRIVE
            'detect_device', 'Preset', 'UnsupportedGPU', 'pick_preset', 'get_preset', 'hf_token', 'GatedModelError',
            'gated_message', 'raise_if_gated', 'atomic_path', 'write_json', 'platform', 'output_root',
            'sample_export_path', 'sample_chat_path', 'unpack_export', 'find_export', 'NotEnoughRoom', 'free_disk',
-           'free_ram', 'free_gpu', 'preflight', 'scratch_dir', 'before_you_start']
+           'cgroup_room', 'free_ram', 'free_gpu', 'preflight', 'scratch_dir', 'before_you_start']
 
 # %% ../nbs/00_presets.ipynb #e5c8e0dd
 @dataclass(frozen=True)
@@ -293,10 +293,38 @@ def free_disk(
     if p==k or k in p.parents: free = min(free, KAGGLE_WORKING_LIMIT-_du(k))
     return max(free, 0)
 
+def _read(f:Path)->str|None:
+    try: return f.read_text().strip()
+    except OSError: return None
+
+def cgroup_room(
+    root:str|os.PathLike='/sys/fs/cgroup',   # where the cgroup file systems are mounted
+    own:str|os.PathLike='/proc/self/cgroup', # which cgroup this process is in
+)->int|None:
+    "Bytes this process's memory cgroup (and every one above it) still allows: limit − usage, reclaimable file cache counted as room; None without a limit."
+    root, room = Path(root), None
+    for line in (_read(Path(own)) or '').splitlines():
+        hid, ctl, path = line.split(':', 2)
+        if hid=='0' and ctl=='': base, files = root/'unified' if (root/'unified').is_dir() else root, ('memory.max', 'memory.current', 'inactive_file ')
+        elif 'memory' in ctl.split(','): base, files = root/'memory', ('memory.limit_in_bytes', 'memory.usage_in_bytes', 'total_inactive_file ')
+        else: continue
+        d = base/path.lstrip('/')
+        while True:   # a limit anywhere above us applies too
+            lim, use = _read(d/files[0]), _read(d/files[1])
+            if lim and use and lim!='max' and int(lim) < 2**60:
+                cache = re.search('^'+files[2]+r'(\d+)', _read(d/'memory.stat') or '', re.M)
+                r = int(lim) - int(use) + (int(cache[1]) if cache else 0)
+                room = r if room is None else min(room, r)
+            if d==base or base not in d.parents: break
+            d = d.parent
+    return None if room is None else max(room, 0)
+
 def free_ram()->int:
-    "Bytes of RAM a new allocation can get (MemAvailable; total RAM where /proc is missing)."
-    try: return int(re.search(r'MemAvailable:\s+(\d+)', Path('/proc/meminfo').read_text())[1])*1024
-    except (OSError, TypeError): return os.sysconf('SC_PAGE_SIZE')*os.sysconf('SC_PHYS_PAGES')
+    "Bytes of RAM a new allocation can get: MemAvailable (total RAM where /proc is missing), or less where a container's cgroup limit says so."
+    try: free = int(re.search(r'MemAvailable:\s+(\d+)', Path('/proc/meminfo').read_text())[1])*1024
+    except (OSError, TypeError): free = os.sysconf('SC_PAGE_SIZE')*os.sysconf('SC_PHYS_PAGES')
+    room = cgroup_room()
+    return free if room is None else min(free, room)
 
 def free_gpu()->int|None:
     "Free bytes on GPU 0 (None without a GPU)."
