@@ -14,7 +14,7 @@ __all__ = ['SIGNATURE', 'STYLE_SHARES', 'CANARY_FORMS', 'perplexity', 'gguf_logp
            'style_samples', 'style_table', 'plot_style', 'plot_fit', 'binomial_ci', 'blind_pairs', 'score_blind',
            'blind_quiz', 'quiz_line', 'terminal_quiz', 'make_canaries', 'canary_messages', 'plant_canaries',
            'suffix_logprobs', 'canary_prefix_text', 'candidate_secrets', 'exposure', 'extraction', 'seen_in_training',
-           'scrubbed_values', 'placeholder_contexts', 'placeholder_check', 'leak_audit', 'evaluate']
+           'scrubbed_values', 'placeholder_contexts', 'placeholder_check', 'verbatim_spans', 'leak_audit', 'evaluate']
 
 # %% ../nbs/06_evaluate.ipynb #45baa55a
 def _pad_id(tok)->int:
@@ -618,6 +618,24 @@ def placeholder_check(
     return dict(contexts=len(out), values_checked=len(values), leaks=sum(bool(o['leaked']) for o in out),
                 flagged=sum(bool(o['scrubber_flags']) for o in out), echoed=sum(o['placeholder_echoed'] for o in out), replies=out)
 
+# %% ../nbs/06_evaluate.ipynb #ccead8c4
+def verbatim_spans(
+    replies:list,       # the clone's replies
+    rows:list,          # training rows: the text it could have memorised (system text excluded)
+    min_words:int=8,    # a run this long counts as a verbatim copy
+)->dict:
+    "The longest run of words in each reply found word for word in one training message; how many replies copy `min_words` or more."
+    corpus = '\n'.join(f" {' '.join(_words(m['content']))} " for r in rows for m in r['messages'] if m['role']!='system')
+    out = []
+    for r in replies:
+        ws, best, span = _words(r), 0, ''
+        for i in range(len(ws)):
+            j = i+best+1
+            while j<=len(ws) and f" {' '.join(ws[i:j])} " in corpus: best, span, j = j-i, ' '.join(ws[i:j]), j+1
+        out.append(dict(reply=r, longest=best, span=span))
+    return dict(replies=len(out), min_words=min_words, copies=sum(o['longest']>=min_words for o in out),
+                longest=max((o['longest'] for o in out), default=0), spans=out)
+
 # %% ../nbs/06_evaluate.ipynb #d31e0400
 def leak_audit(
     model, tok,                     # the clone trained on the planted data, and its tokenizer
@@ -689,6 +707,8 @@ def evaluate(
     values = scrubbed_values(export) if export and Path(export).is_file() else []
     rows = [r for r in data['train']+data['validation'] if 'canary' not in r.get('meta', {})]
     res['placeholders'] = placeholder_check(model, tok, placeholder_contexts(rows, n), values, max_new_tokens, max_len); lap('placeholders')
+    res['verbatim'] = verbatim_spans([s['clone'] for s in st]+[r['reply'] for r in res['placeholders']['replies']],
+                                     [r for r in data['train'] if 'canary' not in r.get('meta', {})])
     if 'leak' in res:   # secrets volunteered in ordinary conversations (the style and placeholder replies)
         said = [s['clone'] for s in st]+[r['reply'] for r in res['placeholders']['replies']]
         res['leak']['unprompted'] = {c['name']: sum(c['secret'] in t.replace(' ', '') for t in said) for c in planted['canaries']}

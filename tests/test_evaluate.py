@@ -109,8 +109,29 @@ def test_evaluate_end_to_end(tiny, data, tmp_path):
     assert [e['name'] for e in res['leak']['exposure']] == ['many', 'once', 'never'] and res['leak']['exposure'][0]['candidates'] == 100
     assert sum(res['leak']['seen'].values()) <= 6 and res['placeholders']['values_checked'] > 20 and res['placeholders']['leaks'] == 0
     assert len(res['samples']) == len(res['blind']) == 2
+    assert res['verbatim']['replies'] == 2+res['placeholders']['contexts'] and res['signature_words'] and res['style']['clone']['signature words'] is not None
     with pytest.raises(FileNotFoundError, match='GGUF'): evaluate(ad, planted, gguf=tmp_path/'nope.gguf')
     # a max_seq_len too small for the template's head and system prompt keeps no sample: reported, not a hang
     settings['max_seq_len'] = 16
     (ad/'llmclone.json').write_text(json.dumps({'preset': 'cpu', 'base_model': str(base), 'settings': settings, 'steps': 3, 'seed': 42}))
     assert seen_in_training(planted, ad, tok) == Counter()
+
+
+def test_verbatim_spans_against_brute_force(data):
+    "The longest shared run of words, checked against trying every span of every reply against every training message."
+    from llmclone_nb.evaluate import verbatim_spans
+    import random, re
+    rows = read_jsonl(data/'train.jsonl')
+    msgs = [m['content'] for r in rows for m in r['messages'] if m['role'] != 'system']
+    rng = random.Random(0)
+    # replies made of pieces of real messages glued to invented words, so the answer is known to be long in some and short in others
+    replies = [' '.join(rng.choice(msgs).split()[:rng.randint(1, 12)]) + ' зюзябра ' + ' '.join(rng.choice(msgs).split()[-rng.randint(1, 5):]) for _ in range(15)]
+    word = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+    clean = lambda t: [w.lower() for w in word.findall(re.sub(r'\[[^\]\n]*\]|Person \d+|@\[MENTION\]', '', t))]
+    docs = [clean(m) for m in msgs]
+    def brute(r):
+        ws = clean(r)
+        return max([j-i for i in range(len(ws)) for j in range(i+1, len(ws)+1) if any(ws[i:j] == d[k:k+j-i] for d in docs for k in range(len(d)))], default=0)
+    v = verbatim_spans(replies, rows, min_words=5)
+    assert [s['longest'] for s in v['spans']] == [brute(r) for r in replies]
+    assert v['copies'] == sum(brute(r) >= 5 for r in replies) and 0 < v['copies'] < 15
