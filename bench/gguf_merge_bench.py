@@ -13,6 +13,11 @@ plus ~7.7 GB for the Q8_0 output.
 verification (for a 7B on this machine, the streamed reference). A thread samples the process's /proc/self/status every
 0.1 s: peak VmRSS, RssAnon (heap: what the OOM killer counts) and RssFile (mapped files: the GGUF llama.cpp maps, the
 shared libraries; page cache the kernel can drop).
+
+`--mem-limit GB` runs that process in a cgroup (v1 `memory`, needs root) whose hard limit is GB gigabytes, swap
+included: the kernel must then keep the whole process (heap, mapped GGUF pages, page cache it dirties) under the limit,
+dropping clean file pages as llama.cpp reads on, or kill it. The run completing, with its peak counted by the cgroup
+(`memory.max_usage_in_bytes`), is the proof that the export fits a machine with that much memory.
 """
 import argparse, json, os, resource, shutil, struct, subprocess, sys, time
 from pathlib import Path
@@ -98,11 +103,31 @@ print(json.dumps(dict(rc=rc, export_s=time.time()-t0, peak_rss_gb=resource.getru
 """
 
 
+CGROUP = Path('/sys/fs/cgroup/memory')
+
+
+def limited(gb:float):
+    "A fresh cgroup v1 memory group limited to `gb` GB (RAM + swap); returns (folder, preexec_fn that joins it)."
+    if not (CGROUP/'memory.limit_in_bytes').exists(): sys.exit(f"{CGROUP}: no cgroup v1 memory controller here; run without --mem-limit")
+    g = CGROUP/f'llmclone-bench-{os.getpid()}'; g.mkdir()
+    (g/'memory.limit_in_bytes').write_text(str(int(gb*1e9)))
+    if (g/'memory.memsw.limit_in_bytes').exists(): (g/'memory.memsw.limit_in_bytes').write_text(str(int(gb*1e9)))
+    return g, lambda: (g/'cgroup.procs').write_text(str(os.getpid()))
+
+
+def cgroup_report(g:Path)->dict:
+    "What the cgroup counted: its peak (RAM, page cache included), how often it hit the limit, OOM kills."
+    oom = dict(l.split() for l in (g/'memory.oom_control').read_text().splitlines())
+    return dict(mem_limit_gb=int((g/'memory.limit_in_bytes').read_text())/1e9, cgroup_peak_gb=int((g/'memory.max_usage_in_bytes').read_text())/1e9,
+                limit_hits=int((g/'memory.failcnt').read_text()), oom_kills=int(oom.get('oom_kill', 0)))
+
+
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--dir', default='/tmp/llmclone-7b'); ap.add_argument('--layers', type=int, default=32)
     ap.add_argument('--type', default='q8_0'); ap.add_argument('--rank', type=int, default=16); ap.add_argument('--keep', action='store_true')
     ap.add_argument('--export', action='store_true', help='run `llmclone export` with default options (verification included)')
+    ap.add_argument('--mem-limit', type=float, help='run the measured process in a cgroup limited to this many GB (root)')
     a = ap.parse_args()
     from llmclone_nb.gguf_export import make_demo_adapter
     d = Path(a.dir); base = d/f'base-{a.layers}'
@@ -116,13 +141,17 @@ if __name__ == '__main__':
     ad = make_demo_adapter(base, d/f'adapter-{a.layers}', r=a.rank)
     ckpt_gb = sum(p.stat().st_size for p in base.glob('*.safetensors'))/2**30
     out = d/f'out-{a.layers}.{a.type}.gguf'
-    r = subprocess.run([sys.executable, '-c', CHILD_EXPORT if a.export else CHILD, str(ad), str(out), a.type], capture_output=True, text=True)
-    if r.returncode: sys.exit(r.stderr[-3000:])
+    g, join = limited(a.mem_limit) if a.mem_limit else (None, None)
+    r = subprocess.run([sys.executable, '-c', CHILD_EXPORT if a.export else CHILD, str(ad), str(out), a.type], capture_output=True, text=True,
+                       preexec_fn=join)
+    cg = cgroup_report(g) if g else {}
+    if g: g.rmdir()
+    if r.returncode: sys.exit(f"exit {r.returncode} {cg}\n" + r.stderr[-3000:])
     if a.export: print(r.stdout)   # what `llmclone export` printed: the verification result
     res = json.loads(r.stdout.strip().splitlines()[-1])
     if a.export: res['convert_s'] = res['export_s']
     n_params = sum(int(np.prod(s)) for _, s in tensors(a.layers))
-    res.update(layers=a.layers, params_b=round(n_params/1e9, 2), checkpoint_gb=round(ckpt_gb, 2), gguf_gb=round(out.stat().st_size/2**30, 2),
+    res.update(**cg, layers=a.layers, params_b=round(n_params/1e9, 2), checkpoint_gb=round(ckpt_gb, 2), gguf_gb=round(out.stat().st_size/2**30, 2),
                type=a.type, rank=a.rank, checkpoint_write_s=round(t_ckpt, 1), cpus=os.cpu_count(),
                mparams_per_s=round(n_params/1e6/res['convert_s'], 1))
     print(json.dumps(res, indent=1))
