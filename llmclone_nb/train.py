@@ -10,9 +10,9 @@ from .prompt import SYSTEM_PROMPT, GENERATION, sample, prompt_ids, stop_ids
 
 # %% auto #0
 __all__ = ['DEFAULT_TEMPLATE', 'read_jsonl', 'load_rows', 'fix_pad_token', 'ensure_chat_template', 'tokenize_chat', 'loss_spans',
-           'show_labels', 'tokenize_rows', 'PadCollator', 'length_grouped_order', 'padding_share', 'load_model',
-           'training_args', 'one_gpu', 'find_last_checkpoint', 'train_preflight', 'GroupedSampler', 'train',
-           'plot_losses', 'load_clone', 'chat', 'compare_replies', 'chat_box', 'chat_cli']
+           'show_labels', 'plot_label_mask', 'tokenize_rows', 'PadCollator', 'length_grouped_order', 'padding_share',
+           'load_model', 'training_args', 'one_gpu', 'find_last_checkpoint', 'train_preflight', 'GroupedSampler',
+           'train', 'plot_losses', 'load_clone', 'chat', 'compare_replies', 'chat_box', 'chat_cli']
 
 # %% ../nbs/04_train.ipynb #f2400f7e
 def read_jsonl(path:str|os.PathLike)->list:
@@ -96,6 +96,36 @@ def show_labels(sample:dict, tok)->str:
         text = tok.decode(ids[:b]); seg = text[len(prev):]; prev = text
         out.append(f'⟦{seg}⟧' if on[a] else seg)
     return ''.join(out)
+
+# %% ../nbs/04_train.ipynb #e62f2b17
+def plot_label_mask(
+    sample:dict,     # `tokenize_chat`'s output: input_ids and labels
+    tok,             # the tokenizer that made it
+    per_row:int=12,  # tokens per row
+):
+    "Every token of a sample as a box, coloured where it carries loss; returns the figure."
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    ids, labels = sample['input_ids'], sample['labels']
+    pieces, prev = [], ''
+    for k in range(len(ids)):   # decode growing prefixes, so multi-byte characters and SentencePiece spaces come out right
+        text = tok.decode(ids[:k+1]); pieces.append(text[len(prev):]); prev = text
+    rows = (len(ids)+per_row-1)//per_row
+    fig, ax = plt.subplots(figsize=(per_row*0.95, rows*0.42+0.6))
+    for k, (p, l) in enumerate(zip(pieces, labels)):
+        r, c = divmod(k, per_row)
+        on = l != -100
+        ax.add_patch(plt.Rectangle((c+0.04, -r-0.9), 0.92, 0.8, color='tab:orange' if on else '0.88', lw=0))
+        shown = p.replace('\n', '↵').replace(' ', '·') or '∅'
+        ax.text(c+0.5, -r-0.5, shown if len(shown) <= 11 else shown[:10]+'…', ha='center', va='center', fontsize=7.5,
+                color='black' if on else '0.35')
+    ax.set(xlim=(0, per_row), ylim=(-rows, 0.1)); ax.axis('off')
+    n_on = sum(l != -100 for l in labels)
+    ax.legend(handles=[Patch(color='0.88', label='no loss (label −100): system, other people, template'),
+                       Patch(color='tab:orange', label=f'loss: your reply and its end-of-turn ({n_on} of {len(ids)} tokens)')],
+              loc='lower center', bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=8)
+    return fig
+
 
 # %% ../nbs/04_train.ipynb #de1efc02
 def tokenize_rows(
