@@ -11,7 +11,8 @@ from .prompt import GENERATION
 REPLY_TOKENS = 48  # reply length cap of the demo's replies
 
 # %% auto #0
-__all__ = ['REPLY_TOKENS', 'KAGGLE_TITLES', 'run', 'style_lines', 'format_summary', 'demo', 'kaggle_kernels', 'push_kaggle']
+__all__ = ['REPLY_TOKENS', 'KAGGLE_TITLES', 'run', 'style_lines', 'serve_commands', 'format_summary', 'demo', 'kaggle_kernels',
+           'push_kaggle']
 
 # %% ../nbs/90_pipeline.ipynb #9f972071
 def _stage(name:str, done:bool, fn, log:dict, verbose:bool=True):
@@ -96,6 +97,12 @@ def style_lines(st:dict)->list:
     return out
 
 # %% ../nbs/90_pipeline.ipynb #044cc303
+def serve_commands(gguf:str|os.PathLike)->list:
+    "The two commands that serve a clone: the OpenAI-compatible API with its chat page, and a Telegram bot in front of it."
+    import shlex
+    return [f"llmclone serve api {shlex.quote(str(gguf))}        # http://127.0.0.1:8000 (chat page) and /v1 (API)",
+            "TELEGRAM_BOT_TOKEN=... llmclone serve telegram --base-url http://127.0.0.1:8000/v1 --owner YOUR_USER_ID --allow CHAT_ID"]
+
 def format_summary(s:dict)->str:
     "A short human report of `summary.json`."
     t, g = s['train'], (s.get('gguf') or {})
@@ -112,6 +119,7 @@ def format_summary(s:dict)->str:
     if s.get('style'): lines += ['', *style_lines(s['style'])]
     if s.get('gguf_replies'): lines += ['', 'llama.cpp (GGUF): ' + s['gguf_replies'][0].replace('\n', ' / ')]
     lines += ['', 'Files: ' + ', '.join(f"{k} {v}" for k, v in s['paths'].items())]
+    lines += ['', 'Serve it (chapter 7):', *('  '+c for c in serve_commands(s['paths']['gguf']))]
     return '\n'.join(lines)
 
 # %% ../nbs/90_pipeline.ipynb #9044e358
