@@ -3,6 +3,7 @@
 # %% ../nbs/03_qlora.ipynb #ff144ebf
 from __future__ import annotations
 import logging, math, os, warnings
+from dataclasses import replace
 import torch
 from torch import nn
 from .presets import Preset, PRESETS, AMPERE_MIN_GB, get_preset, hf_token, raise_if_gated, GatedModelError, gated_message
@@ -177,12 +178,14 @@ def load_for_training(
     model_id:str|None=None,      # base model: Hub id or local folder (default: the preset's)
     r:int|None=None,             # LoRA rank (default: the preset's)
     target_modules:list|None=None, # module names to adapt (default: `find_lora_targets`)
+    load_in_4bit:bool|None=None, # NF4 base weights (default: the preset's; the `cpu` preset trains on fp32 weights)
 ):
-    "Load the base model (4-bit NF4 if the preset says so), prepare it for k-bit training and add LoRA: `(peft_model, tokenizer)`."
+    "Load the base model (4-bit NF4 if asked or the preset says so), prepare it for k-bit training and add LoRA: `(peft_model, tokenizer)`."
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     if not isinstance(preset, Preset): preset = get_preset(preset, verbose=False)
+    if load_in_4bit is not None: preset = replace(preset, load_in_4bit=load_in_4bit)
     mid = model_id or model_path(preset)
     kw = dict(dtype=preset.torch_dtype(), token=hf_token())
     if preset.load_in_4bit: kw['quantization_config'] = bnb_config(preset)

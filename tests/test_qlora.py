@@ -17,7 +17,7 @@ def tiny_dir():
 
 
 def _grad_error_after_generate(tiny_dir, rearm:bool)->float:
-    m4, tok = load_for_training('cpu', model_id=str(tiny_dir))
+    m4, tok = load_for_training('cpu', model_id=str(tiny_dir), load_in_4bit=True)
     torch.manual_seed(1)
     for n, p in m4.named_parameters():
         if 'lora_B' in n: p.data.normal_(0, 0.1)
