@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: demo test test-colab test-kaggle export-check nbs-test pytest docs-check install clean
+.PHONY: demo test test-colab test-kaggle envs export-check nbs-test pytest docs-check install clean
 
 # $(call venv,DIR,CONSTRAINTS): a virtual environment with the library installed against a constraints file.
 # No GPU here: the CPU build of torch goes first, or pip pulls a multi-GB CUDA build. llama-cpp-python compiles from
@@ -33,10 +33,12 @@ COLAB_STAMP := $(COLAB_VENV)/.installed
 $(COLAB_STAMP): pyproject.toml .ci/constraints-colab.txt
 	$(call venv,$(COLAB_VENV),.ci/constraints-colab.txt)
 
-# The whole suite (every chapter executed, pytest) on Colab's versions.
+# On Colab's versions: every chapter executed (what a Colab user runs), and the tests of the code that touches the
+# libraries whose versions differ there (VERSION_TESTS, below). The parser, server, bot and docs tests import nothing
+# Colab pins differently, so a second run of them would only repeat the first.
 test-colab: $(COLAB_STAMP)
 	$(COLAB_VENV)/bin/nbdev-test --n-workers 2 --timing
-	$(COLAB_VENV)/bin/pytest -q
+	$(COLAB_VENV)/bin/pytest $(PYTEST_ARGS) $(VERSION_TESTS)
 
 # A third environment with the library versions Kaggle's GPU image ships (.ci/constraints-kaggle.txt), the oldest that
 # pyproject.toml allows: the tests that touch transformers, peft, accelerate and datasets (the chapters run on Colab's above).
@@ -46,10 +48,15 @@ KAGGLE_STAMP := $(KAGGLE_VENV)/.installed
 $(KAGGLE_STAMP): pyproject.toml .ci/constraints-kaggle.txt
 	$(call venv,$(KAGGLE_VENV),.ci/constraints-kaggle.txt)
 
-KAGGLE_TESTS := tests/test_prompt.py tests/test_prompt_paths.py tests/test_train.py tests/test_gguf_export.py tests/test_qlora.py tests/test_swa.py tests/test_evaluate.py
+# The tests of the code that calls transformers, peft, accelerate and datasets (prompt labels, training, QLoRA, sliding
+# window attention, GGUF export and verification, evaluation): the libraries whose versions Colab and Kaggle pin.
+VERSION_TESTS := tests/test_prompt.py tests/test_prompt_paths.py tests/test_train.py tests/test_gguf_export.py tests/test_qlora.py tests/test_swa.py tests/test_evaluate.py
 
 test-kaggle: $(KAGGLE_STAMP)
-	$(KAGGLE_VENV)/bin/pytest -q $(KAGGLE_TESTS)
+	$(KAGGLE_VENV)/bin/pytest $(PYTEST_ARGS) $(VERSION_TESTS)
+
+# The second and third environments alone (`.ci/run` installs them while the first one runs its tests).
+envs: $(COLAB_STAMP) $(KAGGLE_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/llmclone demo --out demo-out
@@ -66,8 +73,11 @@ export-check: $(STAMP)
 nbs-test: $(STAMP)
 	$(BIN)/nbdev-test --n-workers 2 --timing
 
+# Two workers, a test file per worker at a time (module fixtures such as a running server are built once).
+PYTEST_ARGS := -q -n 2 --dist loadfile
+
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 docs-check: $(STAMP)
 	$(BIN)/python tools/docs_check.py
