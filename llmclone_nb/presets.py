@@ -5,6 +5,12 @@ from __future__ import annotations
 import os, re, sys, json, glob, shutil, zipfile, tempfile, contextlib, importlib.util
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
+import logging
+# bitsandbytes' CPU backend looks for an optional faster inference kernel (the `kernels` package) when it loads, and logs a
+# warning when that is absent; transformers imports bitsandbytes as soon as a chapter builds `TrainingArguments`. That
+# inference fast path is exactly what chapter 3's `guard_cpu_4bit` turns off for training: nothing for the reader to do.
+# Set here because every module imports the presets first.
+logging.getLogger('bitsandbytes.backends.cpu.ops').setLevel(logging.ERROR)
 
 # %% auto #0
 __all__ = ['SMOLLM2', 'PRESETS', 'MIN_CAPABILITY', 'AMPERE_MIN_GB', 'COLAB_DRIVE', 'DATA', 'GB', 'KAGGLE_WORKING_LIMIT', 'Device',

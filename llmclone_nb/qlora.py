@@ -8,9 +8,6 @@ import torch
 from torch import nn
 from .presets import Preset, PRESETS, AMPERE_MIN_GB, get_preset, hf_token, raise_if_gated, GatedModelError, gated_message
 from .models import model_path
-# bitsandbytes' CPU backend looks for an optional faster inference kernel (the `kernels` package) when it loads, and logs a
-# warning when that is absent. That inference fast path is exactly what `guard_cpu_4bit` (below) turns off for training.
-logging.getLogger('bitsandbytes.backends.cpu.ops').setLevel(logging.ERROR)
 # peft's `get_peft_model` reads `model.is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning on
 # every call: a note for peft's authors, not for our readers. Only that one message is filtered.
 warnings.filterwarnings('ignore', message=r'`is_gradient_checkpointing` is deprecated', category=FutureWarning)

@@ -224,7 +224,8 @@ def training_args(
         gradient_accumulation_steps=preset.grad_accum, learning_rate=preset.learning_rate, max_steps=preset.max_steps,
         warmup_steps=preset.warmup_steps, lr_scheduler_type='cosine', weight_decay=0.0, max_grad_norm=1.0,
         optim=preset.optim if cuda else preset.optim.replace('paged_adamw_8bit', 'adamw_torch'),
-        gradient_checkpointing=preset.gradient_checkpointing, gradient_checkpointing_kwargs={'use_reentrant': False},
+        # no gradient_checkpointing here: `load_for_training` (chapter 3) switches it on on the model per preset, with
+        # use_reentrant=False; Trainer would switch it on a second time (and transformers 5.2x renames the argument)
         fp16=cuda and preset.dtype=='float16', bf16=cuda and preset.dtype=='bfloat16', use_cpu=not cuda,
         eval_strategy='steps', eval_steps=preset.eval_steps, eval_on_start=eval_on_start,
         save_strategy='steps', save_steps=preset.save_steps, save_total_limit=preset.save_total_limit,
@@ -349,7 +350,9 @@ def train(
     model, tok = load_model(preset, target_modules)
     train_ds, train_stats = tokenize_rows(rows['train'], tok, preset.max_seq_len, train_on)
     eval_ds, eval_stats = tokenize_rows(rows['validation'], tok, preset.max_seq_len, train_on)
-    eval_ds = eval_ds.sort('length').remove_columns('length')   # order does not change the loss; sorted wastes no padding
+    # order does not change the loss; sorted wastes no padding (`select`, not `Dataset.sort`: no pyarrow deprecation notice)
+    lengths = list(eval_ds['length'])
+    eval_ds = eval_ds.select(sorted(range(len(lengths)), key=lengths.__getitem__)).remove_columns('length')
     args = training_args(preset, out, seed=seed, **{'eval_on_start': ckpt is None, **extra})
     meter = _meter()
     trainer = _trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tok,
