@@ -33,12 +33,14 @@ COLAB_STAMP := $(COLAB_VENV)/.installed
 $(COLAB_STAMP): pyproject.toml .ci/constraints-colab.txt
 	$(call venv,$(COLAB_VENV),.ci/constraints-colab.txt)
 
-# On Colab's versions: every chapter executed (what a Colab user runs), and the tests of the code that touches the
-# libraries whose versions differ there (VERSION_TESTS, below). The parser, server, bot and docs tests import nothing
-# Colab pins differently, so a second run of them would only repeat the first.
+# On Colab's versions: every chapter executed (what a Colab user runs) and every test that reaches a library Colab pins
+# differently. The tests in SAME_TESTS (the parser, the sample export, the CLI's parsing commands, the quiz and style
+# arithmetic, the Kaggle kernels) import none of them (`tools/import_audit.py` checks), so a second run would repeat the first.
+SAME_TESTS := tests/test_cli.py tests/test_kaggle.py tests/test_quiz.py tests/test_reader_differential.py tests/test_sample_export.py tests/test_style.py
+
 test-colab: $(COLAB_STAMP)
 	$(COLAB_VENV)/bin/nbdev-test --n-workers 2 --timing
-	$(COLAB_VENV)/bin/pytest $(PYTEST_ARGS) $(VERSION_TESTS)
+	$(COLAB_VENV)/bin/pytest $(PYTEST_ARGS) $(addprefix --ignore=,$(SAME_TESTS))
 
 # A third environment with the library versions Kaggle's GPU image ships (.ci/constraints-kaggle.txt), the oldest that
 # pyproject.toml allows: the tests that touch transformers, peft, accelerate and datasets (the chapters run on Colab's above).
@@ -48,9 +50,10 @@ KAGGLE_STAMP := $(KAGGLE_VENV)/.installed
 $(KAGGLE_STAMP): pyproject.toml .ci/constraints-kaggle.txt
 	$(call venv,$(KAGGLE_VENV),.ci/constraints-kaggle.txt)
 
-# The tests of the code that calls transformers, peft, accelerate and datasets (prompt labels, training, QLoRA, sliding
-# window attention, GGUF export and verification, evaluation): the libraries whose versions Colab and Kaggle pin.
-VERSION_TESTS := tests/test_prompt.py tests/test_prompt_paths.py tests/test_train.py tests/test_gguf_export.py tests/test_qlora.py tests/test_swa.py tests/test_evaluate.py
+# On Kaggle's versions (pyproject's lower bounds): the tests of the code that calls transformers, peft, accelerate and
+# datasets most directly (prompt labels, training, QLoRA, sliding window attention, GGUF export and verification,
+# evaluation, the audit).
+VERSION_TESTS := tests/test_prompt.py tests/test_prompt_paths.py tests/test_train.py tests/test_gguf_export.py tests/test_qlora.py tests/test_swa.py tests/test_evaluate.py tests/test_audit.py
 
 test-kaggle: $(KAGGLE_STAMP)
 	$(KAGGLE_VENV)/bin/pytest $(PYTEST_ARGS) $(VERSION_TESTS)

@@ -1,8 +1,9 @@
-"""Check the Makefile's VERSION_TESTS split: run every other test file in its own pytest process (two at a time), with
-`tools/import_audit/sitecustomize.py` recording what each Python process imported, and fail if any of them imported a
-library whose version Colab or Kaggle pins differently (then that file belongs in VERSION_TESTS).
+"""Check the Makefile's SAME_TESTS, the test files the Colab run leaves out: run each in its own pytest process (two at a
+time), with `tools/import_audit/sitecustomize.py` recording what each Python process imported (the CLI processes the
+tests start included), and fail if any of them imported a library whose version Colab or Kaggle pins differently (then
+that file must leave SAME_TESTS). `--all` audits every test file, to see which could join SAME_TESTS.
 
-    .venv/bin/python tools/import_audit.py
+    .venv/bin/python tools/import_audit.py [--all]
 """
 import json, os, re, subprocess, sys, tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -10,9 +11,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-def version_tests()->set:
-    m = re.search(r'^VERSION_TESTS := (.*)$', (ROOT/'Makefile').read_text(), re.M)
-    return set(m[1].split())
+def same_tests()->list:
+    m = re.search(r'^SAME_TESTS := (.*)$', (ROOT/'Makefile').read_text(), re.M)
+    return m[1].split()
 
 def audit(test:str, logdir:Path)->tuple:
     log = logdir/(Path(test).stem+'.jsonl')
@@ -24,9 +25,9 @@ def audit(test:str, logdir:Path)->tuple:
     return test, r.returncode, sorted({m for row in rows for m in row['imported']}), len(rows)
 
 def main():
-    others = sorted(str(p.relative_to(ROOT)) for p in (ROOT/'tests').glob('test_*.py') if str(p.relative_to(ROOT)) not in version_tests())
+    files = sorted(str(p.relative_to(ROOT)) for p in (ROOT/'tests').glob('test_*.py')) if '--all' in sys.argv else same_tests()
     with tempfile.TemporaryDirectory() as d, ThreadPoolExecutor(2) as ex:
-        res = list(ex.map(lambda t: audit(t, Path(d)), others))
+        res = list(ex.map(lambda t: audit(t, Path(d)), files))
     bad = [r for r in res if r[2]]
     for t, rc, mods, n in res: print(f"{'FAIL' if mods else 'ok  '} {t}: {n} Python processes, pytest rc {rc}, imported {mods or 'none of the pinned libraries'}")
     if any(r[1] not in (0, 5) for r in res): print('note: some test files failed; their imports were still recorded')
