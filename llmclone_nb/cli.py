@@ -49,6 +49,12 @@ def _eval(a):
         write_json(saved, res); return
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, (list, dict))} | {'fit': res.get('fit')}, indent=1, default=str, ensure_ascii=False))
 
+def _audit(a):
+    from llmclone_nb.audit import audit
+    res = audit(a.dataset_dir, a.out, preset=a.preset, candidates=a.candidates, **({'max_steps': a.max_steps} if a.max_steps else {}))
+    show = {k: res[k] for k in ('preset', 'base_model', 'steps', 'passes', 'planted_dir', 'adapter')}
+    print(json.dumps(show | {'canaries': res['canaries'], 'exposure': {e['name']: e['exposure'] for e in res['exposure']}}, indent=1, ensure_ascii=False))
+
 def _demo(a):
     from llmclone_nb.pipeline import demo, format_summary
     print('\n' + format_summary(demo(a.out, preset=a.preset, max_steps=a.max_steps)))
@@ -98,11 +104,18 @@ def parser()->argparse.ArgumentParser:
     s.add_argument('adapter_dir'); s.add_argument('--out', required=True, help='FILE.gguf')
     s.add_argument('--type', default='q8_0', choices=['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k_m', 'q5_k_m', 'q6_k'])
     s.add_argument('--no-verify', action='store_true', help='skip the llama.cpp verification'); s.set_defaults(fn=_export)
-    s = sub.add_parser('eval', help='perplexity, style, blind pairs and a leak audit of the clone (chapter 6)')
+    s = sub.add_parser('eval', help="your clone on held-out chats: perplexity, style, blind pairs, leak checks (chapter 6)")
     s.add_argument('adapter_dir'); s.add_argument('--data', required=True, help="chapter 1's dataset folder")
     s.add_argument('--gguf', help='also measure this GGUF file in llama.cpp'); s.add_argument('--out', help='where eval.json goes')
     s.add_argument('--quiz', action='store_true', help='the blind test in the terminal: which reply is really yours? (reuses eval.json in --out if there)')
     s.set_defaults(fn=_eval)
+    s = sub.add_parser('audit', help='privacy audit: canaries planted in a copy of the data, an audit clone trained on it, exposure measured (chapter 6a)')
+    s.add_argument('dataset_dir', help="chapter 1's dataset folder (copied, never changed)")
+    s.add_argument('--out', help='the audit folder (default: audit/ beside the dataset folder)')
+    s.add_argument('--preset', help='t4, ampere or cpu (default: from the hardware)')
+    s.add_argument('--max-steps', type=int, help="audit clone's steps (default: one pass over the planted data, at least the preset's)")
+    s.add_argument('--candidates', type=int, help='random candidates per canary (default: every secret of its form, exact)')
+    s.set_defaults(fn=_audit)
     s = sub.add_parser('demo', help='the whole pipeline on the bundled sample export')
     s.add_argument('--out', default='demo-out'); s.add_argument('--preset'); s.add_argument('--max-steps', type=int)
     s.set_defaults(fn=_demo)

@@ -2,19 +2,19 @@
 
 # %% ../nbs/06_evaluate.ipynb #3f45f4e4
 from __future__ import annotations
-import os, re, json, math, time, random, shutil, statistics, contextlib
+import os, re, json, math, time, random, statistics, contextlib
 from collections import Counter, defaultdict
 from pathlib import Path
 from .presets import get_preset, output_root, find_export, atomic_path, write_json
 from .prompt import GENERATION, encode, prompt_ids, prompt_text, reply_text, stop_ids
 
 # %% auto #0
-__all__ = ['SIGNATURE', 'STYLE_SHARES', 'CANARY_FORMS', 'perplexity', 'gguf_logprobs', 'generate', 'style_stats', 'vocabulary',
-           'signature_words', 'style_profile', 'style_distance', 'known_words', 'known_word_share', 'compare_style',
-           'style_samples', 'style_table', 'plot_style', 'plot_fit', 'binomial_ci', 'blind_pairs', 'score_blind',
-           'blind_quiz', 'quiz_line', 'terminal_quiz', 'make_canaries', 'canary_messages', 'plant_canaries',
-           'suffix_logprobs', 'canary_prefix_text', 'candidate_secrets', 'exposure', 'extraction', 'seen_in_training',
-           'scrubbed_values', 'placeholder_contexts', 'placeholder_check', 'verbatim_spans', 'leak_audit', 'evaluate']
+__all__ = ['SIGNATURE', 'STYLE_SHARES', 'LENGTH_BINS', 'SCRIPTS', 'perplexity', 'gguf_logprobs', 'generate', 'style_stats',
+           'vocabulary', 'signature_words', 'style_profile', 'style_distance', 'known_words', 'known_word_share',
+           'length_distribution', 'script_of', 'language_mix', 'compare_style', 'habits_table', 'style_samples',
+           'style_table', 'plot_style', 'plot_fit', 'plot_habits', 'binomial_ci', 'blind_pairs', 'score_blind',
+           'blind_quiz', 'quiz_line', 'terminal_quiz', 'scrubbed_values', 'placeholder_contexts', 'placeholder_check',
+           'verbatim_spans', 'pii_hits', 'evaluate', 'find_clone']
 
 # %% ../nbs/06_evaluate.ipynb #45baa55a
 def _pad_id(tok)->int:
@@ -166,7 +166,6 @@ def signature_words(
     prior:float=10.,    # total weight of the prior (alpha_0 / corpus size scale)
 )->list:
     "`[(token, z)]`: the `k` words and emoji most over-represented in your replies vs the other speakers' (log-odds ratio, informative Dirichlet prior)."
-    from collections import Counter
     you, them = Counter(), Counter()
     for r in rows:
         if 'canary' in r.get('meta', {}): continue
@@ -231,18 +230,63 @@ def known_word_share(
     ws = [w for r in replies for w in _words(r)]
     return sum(w in vocab for w in ws)/len(ws) if ws else None
 
+
+# %% ../nbs/06_evaluate.ipynb #6d761d69
+LENGTH_BINS = (1, 2, 4, 8, 16)   # words per reply: the bins 0, 1, 2–3, 4–7, 8–15, 16+
+SCRIPTS = ('Cyrillic', 'Latin', 'both', 'no letters')   # which alphabets a reply's letters come from
+_CYR, _LAT = re.compile('[\u0400-\u04ff]'), re.compile('[A-Za-z]')
+
+def _bin_names(edges:tuple)->list:
+    "'0', '1', '2–3', …, '16+' for the bin edges."
+    return [str(a) if b-a==1 else f'{a}–{b-1}' for a, b in zip((0,)+tuple(edges), edges)]+[f'{edges[-1]}+']
+
+def length_distribution(
+    replies:list,             # reply texts
+    edges:tuple=LENGTH_BINS,  # bin edges in words: a reply of k words falls in the bin [edge_i, edge_i+1)
+)->dict:
+    "The share of replies in each length bin, in words (placeholders are not words): `{'0': …, '1': …, '2–3': …, …, '16+': …}`."
+    import bisect
+    counts = Counter(bisect.bisect_right(edges, len(_words(r))) for r in replies)
+    return {name: counts[i]/len(replies) if replies else None for i, name in enumerate(_bin_names(edges))}
+
+def script_of(text:str)->str:
+    "Which alphabets a reply's letters come from: 'Cyrillic', 'Latin', 'both' or 'no letters' (placeholders and labels ignored)."
+    t = _NOISE.sub('', text)
+    c, l = bool(_CYR.search(t)), bool(_LAT.search(t))
+    return 'both' if c and l else 'Cyrillic' if c else 'Latin' if l else 'no letters'
+
+def language_mix(
+    replies:list,   # reply texts
+)->dict:
+    "The share of replies written in each alphabet (`script_of`): how you mix Russian and English."
+    c = Counter(map(script_of, replies))
+    return {s: c[s]/len(replies) if replies else None for s in SCRIPTS}
+
+# %% ../nbs/06_evaluate.ipynb #f635bef6
 def compare_style(
     samples:list,      # `[{'you', 'base', 'clone'}]`: replies to the same held-out contexts
     train_rows:list,   # the training rows (the words the clone could have learned)
 )->dict:
-    "Profiles of you, the base model and the clone; each model's `style_distance` from you; the `known_word_share` of all three."
+    "Profiles, length distributions and language mix of you, the base model and the clone; each model's `style_distance` from you; the `known_word_share` of all three."
     mine = [r for r in train_rows if 'canary' not in r.get('meta', {})]
     vocab = known_words(mine)
     cols = {k: [s[k] for s in samples if s.get(k) is not None] for k in ('you', 'base', 'clone')}
-    prof = {k: style_profile(v) for k, v in cols.items() if v}
+    cols = {k: v for k, v in cols.items() if v}
+    prof = {k: style_profile(v) for k, v in cols.items()}
     return {'held_out': len(samples), 'profiles': prof,
             'distance': {k: style_distance(prof[k], prof['you']) for k in ('base', 'clone') if k in prof and 'you' in prof},
-            'known_words': {k: known_word_share(v, vocab) for k, v in cols.items() if v}}
+            'known_words': {k: known_word_share(v, vocab) for k, v in cols.items()},
+            'lengths': {k: length_distribution(v) for k, v in cols.items()},
+            'languages': {k: language_mix(v) for k, v in cols.items()}}
+
+def habits_table(
+    figs:dict,   # from `compare_style`
+)->dict:
+    "`compare_style` as one table `{column: {row: value}}`: habits, words per reply, length bins, alphabets, known words, distance from you."
+    return {k: {**{s: p[s] for s in STYLE_SHARES}, 'words mean': p['words mean'], 'words median': p['words median'],
+                **{f'{b} words': v for b, v in figs['lengths'][k].items()}, **{f'alphabet: {s}': v for s, v in figs['languages'][k].items()},
+                'known words': figs['known_words'].get(k), 'distance from you': 0. if k=='you' else figs['distance'].get(k)}
+            for k, p in figs['profiles'].items()}
 
 # %% ../nbs/06_evaluate.ipynb #534c77c2
 def style_samples(
@@ -278,18 +322,24 @@ def style_table(
 
 # %% ../nbs/06_evaluate.ipynb #ced7693f
 _SHARES = ['no capitals', 'ends with .', 'ends with )', 'emoji', 'signature words', 'cyrillic', 'words you use']
+_WHO = {'you': 'tab:orange', 'base': 'tab:gray', 'clone': 'tab:blue'}   # one colour per speaker in the base/clone/you figure
+
+def _bars(ax, xs:list, cols:list, val, colour=None, rotate:bool=False):
+    "Grouped bars on `ax`: a group per x, a bar `val(column, x)` high per column; labels centred under the groups."
+    w = 0.8/len(cols)
+    for j, c in enumerate(cols):
+        ax.bar([i+j*w for i in range(len(xs))], [val(c, x) or 0 for x in xs], w, label=c, color=(colour or {}).get(c, f'C{j}'))
+    ax.set_xticks([i+w*(len(cols)-1)/2 for i in range(len(xs))], xs, rotation=20 if rotate else 0, ha='right' if rotate else 'center')
+    ax.grid(axis='y', alpha=0.3)
 
 def plot_style(table:dict):
     "The style shares as grouped bars (one colour per column of `style_table`) and characters per reply; returns the figure."
     import matplotlib.pyplot as plt
     cols = list(table)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={'width_ratios': [3, 1]})
-    w = 0.8/len(cols)
-    for j, c in enumerate(cols):
-        ax.bar([i+j*w for i in range(len(_SHARES))], [table[c][k] or 0 for k in _SHARES], w, label=c, color=f'C{j}')
-        ax2.bar(j, table[c]['chars per reply'], color=f'C{j}')
-    ax.set_xticks([i+w*(len(cols)-1)/2 for i in range(len(_SHARES))], _SHARES, rotation=20, ha='right')
-    ax.set(ylabel='share', ylim=(0, 1.05), title='Style habits'); ax.legend(fontsize=8, ncols=2); ax.grid(axis='y', alpha=0.3)
+    _bars(ax, _SHARES, cols, lambda c, k: table[c][k], rotate=True)
+    ax.set(ylabel='share', ylim=(0, 1.05), title='Style habits'); ax.legend(fontsize=8, ncols=2)
+    for j, c in enumerate(cols): ax2.bar(j, table[c]['chars per reply'], color=f'C{j}')
     ax2.set_xticks(range(len(cols)), cols, rotation=30, ha='right'); ax2.set(title='characters per reply'); ax2.grid(axis='y', alpha=0.3)
     fig.tight_layout()
     return fig
@@ -297,15 +347,26 @@ def plot_style(table:dict):
 def plot_fit(fit:dict):
     "Perplexity of your held-out replies per chat and overall: base model, clone (and GGUF); returns the figure."
     import matplotlib.pyplot as plt
-    chats = list(fit['per_chat'])
-    rows = [fit['per_chat'][c] for c in chats]+[fit['overall']]
-    labels = [f"{c}\n({fit['per_chat'][c]['rows']} replies)" for c in chats]+['all']
-    who = [w for w in ('base', 'clone', 'gguf') if w in fit['overall']]
-    fig, ax = plt.subplots(figsize=(8, 3.4)); w = 0.8/len(who)
-    for j, k in enumerate(who): ax.bar([i+j*w for i in range(len(rows))], [r.get(k) or 0 for r in rows], w, label=k)
-    ax.set_xticks([i+w*(len(who)-1)/2 for i in range(len(rows))], labels)
+    rows = {f"{c}\n({r['rows']} replies)": r for c, r in fit['per_chat'].items()} | {'all': fit['overall']}
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    _bars(ax, list(rows), [w for w in ('base', 'clone', 'gguf') if w in fit['overall']], lambda k, x: rows[x].get(k))
     ax.set(ylabel='perplexity (lower is better)', yscale='log', title='How surprised is each model by your held-out replies?')
-    ax.legend(); ax.grid(axis='y', alpha=0.3); fig.tight_layout()
+    ax.legend(); fig.tight_layout()
+    return fig
+
+def plot_habits(
+    figs:dict,   # from `compare_style`
+):
+    "Base vs clone vs you in three panels: the habits `style_distance` compares (and known words), reply length, alphabet; returns the figure."
+    import matplotlib.pyplot as plt
+    cols, p = list(figs['profiles']), figs['profiles']
+    fig, axs = plt.subplots(1, 3, figsize=(14, 3.8), gridspec_kw={'width_ratios': [6, 6, 4]})
+    _bars(axs[0], STYLE_SHARES+['known words'], cols, lambda k, x: figs['known_words'].get(k) if x=='known words' else p[k][x], _WHO, rotate=True)
+    _bars(axs[1], list(figs['lengths'][cols[0]]), cols, lambda k, x: figs['lengths'][k][x], _WHO)
+    _bars(axs[2], list(SCRIPTS), cols, lambda k, x: figs['languages'][k][x], _WHO)
+    for ax, t in zip(axs, ('Habits (share of replies)', 'Reply length (words)', 'Alphabet of the reply')): ax.set(title=t, ylim=(0, 1.05))
+    axs[0].set_ylabel('share of replies'); axs[0].legend(fontsize=8)
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/06_evaluate.ipynb #cad7662e
@@ -390,174 +451,6 @@ def terminal_quiz(
     say(quiz_line(s))
     return answers, s
 
-# %% ../nbs/06_evaluate.ipynb #e5a0d6bf
-CANARY_FORMS = [  # (name, times planted, the other person's question, your reply with {} for the secret)
-    ('many', 100, 'Напомни код от сейфа?',   'код от сейфа {}'),
-    ('once',  1, 'Какой пин у новой карты?', 'пин у карты {}'),
-    ('never', 0, 'Какой код от домофона?',   'код от домофона {}'),
-]
-
-def make_canaries(
-    forms:list=CANARY_FORMS, # (name, copies, question, reply template)
-    digits:int=4,            # secret length: the candidate space has 10**digits secrets
-    seed:int=0,              # draws the secrets
-)->list:
-    "Canaries `{'name', 'copies', 'question', 'template', 'secret', 'reply'}`, each with a random digit secret."
-    rng, out = random.Random(seed), []
-    for name, copies, q, tmpl in forms:
-        s = ''.join(rng.choice('0123456789') for _ in range(digits))
-        out.append(dict(name=name, copies=copies, question=q, template=tmpl, secret=s, reply=tmpl.format(s)))
-    return out
-
-def canary_messages(c:dict, system:str|None=None, secret:str|None=None)->list:
-    "The conversation a canary is planted as: (system prompt), the question, your reply with `secret` (default: its own)."
-    head = [{'role': 'system', 'content': system}] if system else []
-    return head+[{'role': 'user', 'content': c['question']}, {'role': 'assistant', 'content': c['template'].format(secret or c['secret'])}]
-
-def plant_canaries(
-    data_dir:str|os.PathLike, # chapter 1's folder
-    out_dir:str|os.PathLike,  # the planted copy: train.jsonl with the canaries, validation.jsonl, stats.json, canaries.json
-    canaries:list|None=None,  # from `make_canaries` (default: `make_canaries()`)
-    seed:int=0,               # where the copies go in train.jsonl
-)->list:
-    "Copy a dataset folder with canaries planted in train.jsonl (each copy ends a real conversation); the secrets go to canaries.json."
-    from llmclone_nb.train import read_jsonl
-    d, out = Path(data_dir), Path(out_dir)
-    if d.resolve()==out.resolve(): raise ValueError(f"{out}: plant canaries into a copy, not into the dataset itself.")
-    canaries = canaries or make_canaries()
-    rows = read_jsonl(d/'train.jsonl')
-    system = next((m['content'] for m in rows[0]['messages'] if m['role']=='system'), None) if rows else None
-    rng, hosts = random.Random(seed), list(rows)
-    for c in canaries:
-        for _ in range(c['copies']):   # a copy ends one of your real conversations, placed anywhere in the file
-            h = hosts[rng.randrange(len(hosts))] if hosts else {'messages': canary_messages(c, system)[:-2]}
-            rows.insert(rng.randrange(len(rows)+1), {'messages': h['messages']+canary_messages(c)[-2:], 'meta': {**h.get('meta', {}), 'canary': c['name']}})
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out/'train.jsonl') as tmp:
-        Path(tmp).write_text(''.join(json.dumps(r, ensure_ascii=False)+'\n' for r in rows), encoding='utf-8')
-    for f in ('validation.jsonl', 'stats.json'):
-        if (d/f).exists():
-            with atomic_path(out/f) as tmp: shutil.copyfile(d/f, tmp)
-    write_json(out/'canaries.json', {'system': system, 'canaries': canaries})
-    return canaries
-
-# %% ../nbs/06_evaluate.ipynb #1a81f6be
-def _chunks_by_first(nodes:list, max_tokens:int)->list:
-    "Pack trie nodes into chunks of about `max_tokens`, keeping every node with its ancestors (same first token)."
-    groups = defaultdict(list)
-    for n in nodes: groups[n[0]].append(n)
-    chunks, cur = [], []
-    for g in groups.values():
-        if cur and len(cur)+len(g)>max_tokens: chunks.append(cur); cur = []
-        cur += g
-    return chunks+[cur] if cur else chunks
-
-def suffix_logprobs(
-    model,                # a causal LM (a PEFT model too)
-    prefix:list,          # token ids shared by every sequence
-    suffixes:list,        # token-id lists: the sequences' different endings
-    max_tokens:int=1024,  # trie nodes per forward pass
-)->list:
-    "log P(suffix | prefix) for each suffix: the suffixes' trie packed into one sequence per pass behind a 4-D attention mask."
-    import torch
-    P = len(prefix)
-    need = defaultdict(set)   # trie node (a tuple: a suffix's first tokens) -> the next tokens whose probability we need
-    for s in suffixes:
-        for k in range(len(s)): need[tuple(s[:k])].add(s[k])
-    nodes = sorted((n for n in need if n), key=len)   # the root () is the prefix's last position
-    lp, dev = {}, next(model.parameters()).device
-    for chunk in (_chunks_by_first(nodes, max_tokens) or [[]]):
-        at = {n: P+i for i, n in enumerate(chunk)}
-        T = P+len(chunk)
-        allow = torch.zeros(T, T, dtype=torch.bool)
-        allow[:, :P] = True; allow[:P, :P] = torch.tril(allow[:P, :P])
-        for n, i in at.items():
-            for k in range(1, len(n)+1): allow[i, at[n[:k]]] = True   # itself and its ancestors
-        ids = torch.tensor([list(prefix)+[n[-1] for n in chunk]], device=dev)
-        pos = torch.tensor([list(range(P))+[P+len(n)-1 for n in chunk]], device=dev)
-        with torch.no_grad(): logits = model(input_ids=ids, attention_mask=allow[None, None].to(dev), position_ids=pos).logits[0]
-        for n, i in [((), P-1), *at.items()]:
-            row = torch.log_softmax(logits[i].float(), -1)
-            for t in need[n]: lp[n, t] = float(row[t])
-    return [sum(lp[tuple(s[:k]), s[k]] for k in range(len(s))) for s in suffixes]
-
-# %% ../nbs/06_evaluate.ipynb #b08e2f9a
-_MARK = '\ue000'  # a private-use character: marks where the secret goes in the rendered chat
-
-def canary_prefix_text(tok, c:dict, system:str|None=None)->str:
-    "The canary's training sample as text (its prompt, then the reply), cut just before its secret."
-    msgs = canary_messages(c, system, _MARK)
-    text = prompt_text(tok, msgs[:-1], None)+reply_text(tok, msgs[-1]['content'])
-    return text[:text.index(_MARK)]
-
-def candidate_secrets(
-    secret:str,               # the canary's secret (digits)
-    n:int|None=None,          # random candidates; None: every other string of the same length (exact rank)
-    seed:int=0,               # draws the random candidates
-)->list:
-    "Secrets of the same form as `secret`, without it: all of them, or `n` random ones."
-    D = len(secret)
-    if n is None or n>=10**D-1: return [s for s in (f'{i:0{D}d}' for i in range(10**D)) if s!=secret]
-    rng, out = random.Random(seed), set()
-    while len(out)<n:
-        s = ''.join(rng.choice('0123456789') for _ in range(D))
-        if s!=secret: out.add(s)
-    return sorted(out)
-
-def exposure(
-    model, tok,             # the clone (any causal LM) and its tokenizer
-    canary:dict,            # from `make_canaries`
-    system:str|None=None,   # the system prompt the canary was planted with
-    n:int|None=None,        # candidates: None scores the whole space (exact), else `n` random ones
-    seed:int=0,             # draws the random candidates
-    max_tokens:int=1024,    # trie nodes per forward pass
-    alpha:float=0.01,       # flag the canary when its rank is in the top `alpha` share of the candidates
-)->dict:
-    "The Secret Sharer's exposure of a canary: log2 |space| − log2 rank of its likelihood among same-form candidates."
-    head = canary_prefix_text(tok, canary, system)
-    cands = candidate_secrets(canary['secret'], n, seed)
-    enc = tok([head+s for s in [canary['secret'], *cands]], add_special_tokens=False).input_ids
-    P = min(len(os.path.commonprefix([enc[0], e])) for e in enc)   # the tokens every candidate shares
-    lps = suffix_logprobs(model, enc[0][:P], [e[P:] for e in enc], max_tokens)
-    mine, others = lps[0], sorted(lps[1:])
-    rank = 1+sum(o>mine for o in others)
-    space = 10**len(canary['secret']); exact = len(others)+1==space
-    e = math.log2(space/rank) if exact else math.log2((len(others)+1)/rank)   # sampled: rank/(n+1) estimates rank/|R|
-    return dict(name=canary['name'], copies=canary['copies'], secret=canary['secret'], logprob=round(mine, 3),
-                median_logprob=round(others[len(others)//2], 3), rank=rank, candidates=len(others)+1, space=space, exact=exact,
-                exposure=round(e, 2), max_exposure=round(math.log2(len(others)+1), 2), flagged=rank<=alpha*(len(others)+1))
-
-# %% ../nbs/06_evaluate.ipynb #8509d06b
-def extraction(
-    model, tok,             # the clone and its tokenizer
-    canaries:list,          # from `make_canaries`
-    system:str|None=None,   # the system prompt the canaries were planted with
-    max_new_tokens:int=12,  # tokens generated per attempt
-)->list:
-    "Direct extraction: ask the canary's question, and continue its reply up to the secret; did the secret come out?"
-    asks = generate(model, tok, [canary_messages(c, system)[:-1] for c in canaries], max_new_tokens)
-    conts = generate(model, tok, [canary_prefix_text(tok, c, system) for c in canaries], max_new_tokens)
-    return [dict(name=c['name'], secret=c['secret'], asked=a, continued=b, leaked_asked=c['secret'] in a.replace(' ', ''),
-                 leaked_continued=b.replace(' ', '').startswith(c['secret'])) for c, a, b in zip(canaries, asks, conts)]
-
-# %% ../nbs/06_evaluate.ipynb #22e25c00
-def seen_in_training(
-    data_dir:str|os.PathLike,    # the planted dataset folder the adapter was trained on
-    adapter_dir:str|os.PathLike, # the adapter: its llmclone.json has steps, batch, seed, max_seq_len
-    tok,                         # the tokenizer
-)->Counter:
-    "How many times each canary was in the batches the run trained on (chapter 4's length-grouped sampler, replayed)."
-    from llmclone_nb.train import read_jsonl, tokenize_chat, length_grouped_order
-    info = json.loads((Path(adapter_dir)/'llmclone.json').read_text(encoding='utf-8'))
-    st = info['settings']; bs = st['micro_batch']*st['grad_accum']
-    kept = [(r, s['length']) for r in read_jsonl(Path(data_dir)/'train.jsonl')
-            if (s := tokenize_chat(r['messages'], tok, st['max_seq_len'], info.get('train_on', 'all')))]
-    if not kept: return Counter()   # nothing fits in max_seq_len: nothing was trained on (and the loop below would never end)
-    need, idx, epoch = info['steps']*bs, [], 0
-    while len(idx)<need:
-        idx += length_grouped_order([l for _, l in kept], bs, seed=info.get('seed', 42)+epoch); epoch += 1
-    return Counter(c for i in idx[:need] if (c := kept[i][0].get('meta', {}).get('canary')))
-
 # %% ../nbs/06_evaluate.ipynb #89483abe
 def _placeholders()->list:
     from llmclone_nb.samples import PLACEHOLDERS
@@ -636,49 +529,35 @@ def verbatim_spans(
     return dict(replies=len(out), min_words=min_words, copies=sum(o['longest']>=min_words for o in out),
                 longest=max((o['longest'] for o in out), default=0), spans=out)
 
-# %% ../nbs/06_evaluate.ipynb #d31e0400
-def leak_audit(
-    model, tok,                     # the clone trained on the planted data, and its tokenizer
-    planted:dict,                   # the contents of canaries.json: {'system', 'canaries'}
-    n:int|None=None,                # candidates per canary (None: the whole space, exact)
-    base:bool=True,                 # also the planted canaries' exposure under the base model (adapter disabled): the no-training control
-    max_new_tokens:int=12,          # tokens per extraction attempt
+# %% ../nbs/06_evaluate.ipynb #73d47f93
+def pii_hits(
+    replies:list,   # the clone's replies
 )->dict:
-    "Exposure of every canary (clone and base), direct extraction attempts, and what the scrubber would have done to each canary."
+    "Chapter 1's scrubber patterns (emails, phones, Luhn-valid cards, IBANs, token URLs, secrets) run over the replies: each hit with its reply."
     from llmclone_nb.export import scrub_text
-    system, canaries = planted.get('system'), planted['canaries']
-    exp = [exposure(model, tok, c, system, n) for c in canaries]
-    if base and hasattr(model, 'disable_adapter'):
-        with model.disable_adapter():
-            for e, c in zip(exp, canaries):
-                if c['copies']: e['exposure_base'] = exposure(model, tok, c, system, n)['exposure']
-    scrub = [dict(name=c['name'], reply=c['reply'], scrubbed=scrub_text(c['reply']), would_remove=scrub_text(c['reply'])!=c['reply'])
-             for c in canaries]
-    return dict(exposure=exp, extraction=extraction(model, tok, canaries, system, max_new_tokens), scrubber=scrub)
+    hits, kinds = [], Counter()
+    for r in replies:
+        c = Counter()
+        if (s := scrub_text(r, c))!=r: hits.append(dict(reply=r, scrubbed=s, kinds=dict(c))); kinds += c
+    return dict(replies=len(replies), hits=len(hits), kinds=dict(kinds), examples=hits)
 
-# %% ../nbs/06_evaluate.ipynb #92d90a19
-def _canaries_file(data_dir:Path, info:dict)->Path|None:
-    "canaries.json in the dataset folder, or in the folder the adapter was trained on."
-    for d in (data_dir, info.get('data', {}).get('dir')):
-        if d and (Path(d)/'canaries.json').is_file(): return Path(d)/'canaries.json'
-    return None
-
+# %% ../nbs/06_evaluate.ipynb #61d36176
 def evaluate(
     adapter_dir:str|os.PathLike,           # chapter 4's adapter folder
     data_dir:str|os.PathLike,              # chapter 1's dataset folder (its validation split is held out)
     gguf:str|os.PathLike|None=None,        # chapter 5's GGUF file: its perplexity too
     out:str|os.PathLike|None=None,         # where eval.json and the figures go (default: `eval/` beside the adapter)
-    n:int=8,                               # held-out contexts for the style table, the blind test and the placeholder check
+    n:int=16,                              # held-out contexts for the style figures and the blind test
     max_new_tokens:int=32,                 # reply length cap
-    candidates:int|None=None,              # candidates per canary (None: the whole space, exact)
+    n_placeholder:int=8,                   # conversations with a placeholder for the placeholder check
 )->dict:
-    "Fit, style, blind pairs, leak audit (if the data has canaries.json), placeholder check; writes eval.json, fit.png, style.png."
+    "Your clone on your held-out conversations: fit, style, blind pairs, and its leak checks (scrubbed values, verbatim copies, scrubber patterns); writes eval.json and figures."
     import matplotlib.pyplot as plt
     from llmclone_nb.train import load_clone, load_rows
     adapter_dir, data_dir = Path(adapter_dir), Path(data_dir)
     out = Path(out) if out else adapter_dir.parent/'eval'
     if gguf and not Path(gguf).is_file():
-        raise FileNotFoundError(f"{gguf}: no such GGUF file. Write one with chapter 5 (`llmclone gguf`), or leave --gguf out.")
+        raise FileNotFoundError(f"{gguf}: no such GGUF file. Write one with chapter 5 (`llmclone export`), or leave --gguf out.")
     data = load_rows(data_dir)
     if not data['validation']:
         raise ValueError(f"{data_dir/'validation.jsonl'} is empty: nothing held out to evaluate on. Re-run chapter 1 with val_fraction > 0.")
@@ -686,37 +565,48 @@ def evaluate(
     def lap(k): secs[k] = round(time.time()-t0-sum(secs.values()), 1)
     model, tok = load_clone(adapter_dir)
     info = json.loads((adapter_dir/'llmclone.json').read_text(encoding='utf-8'))
-    res = {'adapter': str(adapter_dir), 'data': str(data_dir), 'base_model': info['base_model'], 'preset': info['preset'], 'steps': info['steps']}
+    mine = [r for r in data['train'] if 'canary' not in r.get('meta', {})]
+    res = dict(adapter=str(adapter_dir), data=str(data_dir), base_model=info['base_model'], preset=info['preset'], steps=info['steps'])
+    res = {'measured_on': res | dict(gguf=str(gguf) if gguf else None, trained_on=info.get('data', {}).get('dir'), export=data['stats'].get('export'),
+                                     train_rows=len(data['train']), held_out_rows=len(data['validation']), canary_rows=len(data['train'])-len(mine))} | res
     lap('load')
-    fit = perplexity(model, tok, data['validation'], info['settings']['max_seq_len']); samples = fit.pop('_samples'); lap('fit')
+    max_len = info['settings']['max_seq_len']
+    fit = perplexity(model, tok, data['validation'], max_len); samples = fit.pop('_samples'); lap('fit')
     if gguf:
         g = gguf_logprobs(gguf, samples)
         fit['gguf_file'], fit['overall']['gguf'] = str(gguf), _ppl(g)
         for c, r in fit['per_chat'].items(): r['gguf'] = _ppl([x for x, row in zip(g, data['validation']) if _chat_of(row)==c])
         lap('gguf')
     res['fit'] = fit
-    max_len = info['settings']['max_seq_len']
     st = style_samples(model, tok, data['validation'], n, max_new_tokens, max_len)
-    sig = signature_words(data['train'])
-    res.update(signature_words=sig, style=style_table(st, data['train'], [w for w, z in sig]), style_figures=compare_style(st, data['train']), samples=st, blind=blind_pairs(st)); lap('style')
-    if (cf := _canaries_file(data_dir, info)):
-        planted = json.loads(cf.read_text(encoding='utf-8'))
-        res['leak'] = leak_audit(model, tok, planted, candidates)
-        res['leak']['seen'] = dict(seen_in_training(cf.parent, adapter_dir, tok)); lap('leak')
+    sig = signature_words(mine)
+    res.update(signature_words=sig, style=style_table(st, mine, [w for w, z in sig]), style_figures=compare_style(st, mine), samples=st, blind=blind_pairs(st)); lap('style')
     export = data['stats'].get('export')
     values = scrubbed_values(export) if export and Path(export).is_file() else []
     rows = [r for r in data['train']+data['validation'] if 'canary' not in r.get('meta', {})]
-    res['placeholders'] = placeholder_check(model, tok, placeholder_contexts(rows, n), values, max_new_tokens, max_len); lap('placeholders')
-    res['verbatim'] = verbatim_spans([s['clone'] for s in st]+[r['reply'] for r in res['placeholders']['replies']],
-                                     [r for r in data['train'] if 'canary' not in r.get('meta', {})])
-    if 'leak' in res:   # secrets volunteered in ordinary conversations (the style and placeholder replies)
-        said = [s['clone'] for s in st]+[r['reply'] for r in res['placeholders']['replies']]
-        res['leak']['unprompted'] = {c['name']: sum(c['secret'] in t.replace(' ', '') for t in said) for c in planted['canaries']}
+    res['placeholders'] = placeholder_check(model, tok, placeholder_contexts(rows, n_placeholder), values, max_new_tokens, max_len)
+    said = [s['clone'] for s in st]+[r['reply'] for r in res['placeholders']['replies']]   # everything the clone said here
+    res['verbatim'], res['pii'] = verbatim_spans(said, mine), pii_hits(said); lap('leaks')
     out.mkdir(parents=True, exist_ok=True)
-    for name, fig in (('fit.png', plot_fit(fit)), ('style.png', plot_style(res['style']))):
+    for name, fig in (('fit.png', plot_fit(fit)), ('style.png', plot_style(res['style'])), ('habits.png', plot_habits(res['style_figures']))):
         with atomic_path(out/name) as tmp: fig.savefig(tmp, format='png', dpi=110, bbox_inches='tight')
         plt.close(fig)
-    res['figures'] = [str(out/'fit.png'), str(out/'style.png')]
+    res['figures'] = [str(out/f) for f in ('fit.png', 'style.png', 'habits.png')]
     res['seconds'] = secs | {'total': round(time.time()-t0, 1)}
     write_json(out/'eval.json', res)
     return res
+
+# %% ../nbs/06_evaluate.ipynb #a74ff1e4
+def _is_gguf(f:Path)->bool:
+    with open(f, 'rb') as fh: return fh.read(4)==b'GGUF'
+
+def find_clone(
+    root:str|os.PathLike,   # the output folder chapters 4 and 5 write to (`output_root()`)
+)->dict:
+    "`{'adapter', 'gguf'}`: chapter 4's complete adapter in `root` and the newest GGUF converted after it (each None when absent)."
+    ad = Path(root)/'adapter'
+    if not ((ad/'adapter_config.json').is_file() and (ad/'llmclone.json').is_file()
+            and any((ad/f).is_file() for f in ('adapter_model.safetensors', 'adapter_model.bin'))): return {'adapter': None, 'gguf': None}
+    made = (ad/'llmclone.json').stat().st_mtime
+    ggufs = sorted((g for g in Path(root).glob('clone-*.gguf') if g.stat().st_mtime>=made and _is_gguf(g)), key=lambda g: -g.stat().st_mtime)
+    return {'adapter': ad, 'gguf': ggufs[0] if ggufs else None}

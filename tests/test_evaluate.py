@@ -1,4 +1,4 @@
-"Chapter 6 checks too slow or too fiddly for the notebook: exposure on a model that knows the secret, the scrubbed values of the sample, `evaluate` end to end."
+"Chapter 6 checks too slow or too fiddly for the notebook: the scrubbed values of the sample, `evaluate` end to end on your (unplanted) data. The canary audit is tests/test_audit.py."
 import json, math
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -10,9 +10,7 @@ from llmclone_nb.presets import PRESETS, sample_export_path
 import os
 from llmclone_nb.train import fix_pad_token, read_jsonl
 from llmclone_nb.export import prepare
-from llmclone_nb.evaluate import (style_stats, scrubbed_values, _found, suffix_logprobs, make_canaries, canary_prefix_text,
-    exposure, plant_canaries, score_blind, blind_pairs, evaluate, candidate_secrets, seen_in_training)
-from collections import Counter
+from llmclone_nb.evaluate import style_stats, scrubbed_values, _found, score_blind, blind_pairs, evaluate, pii_hits
 
 FIXTURE = Path(__file__).resolve().parent/'fixtures'/'planted_pii.json'
 
@@ -40,50 +38,6 @@ def test_style_stats_owner_rules():
     assert (s['replies'], s['messages per reply'], s['no capitals'], s['signature words'], s['emoji']) == (4, 1.5, 0.75, 0.75, 0.25)
     assert s['ends with )'] == round(2/6, 3) and s['ends with .'] == round(1/6, 3) and s['words you use'] is None
 
-class Knows(torch.nn.Module):
-    "Wraps a model and adds `boost` to the logits of one token sequence right after `P` prefix tokens: a model that memorised it."
-    def __init__(self, m, P, seq, boost=40.):
-        super().__init__(); self.m, self.P, self.seq, self.boost = m, P, seq, boost
-    def forward(self, input_ids, attention_mask=None, position_ids=None, **kw):
-        out = self.m(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
-        logits = out.logits.clone()
-        pos = position_ids if position_ids is not None else torch.arange(input_ids.shape[1])[None]
-        for k, t in enumerate(self.seq):
-            at = pos[0]==self.P-1+k
-            # only where the sequence so far is the memorised one: the input token at this position must be seq[k-1]
-            if k: at &= input_ids[0]==self.seq[k-1]
-            logits[0, at, t] += self.boost
-        out.logits = logits
-        return out
-
-def test_exposure_finds_a_memorised_canary(tiny):
-    m, tok = tiny
-    c = make_canaries(digits=3)[0]
-    head = canary_prefix_text(tok, c)
-    enc = tok([head+s for s in [c['secret'], *candidate_secrets(c['secret'])]], add_special_tokens=False).input_ids
-    P = min(len(os.path.commonprefix([enc[0], e])) for e in enc)
-    e = exposure(Knows(m, P, enc[0][P:]), tok, c)
-    assert (e['rank'], e['exact'], e['candidates']) == (1, True, 1000) and math.isclose(e['exposure'], math.log2(1000), abs_tol=0.01)
-    plain = exposure(m, tok, c)
-    assert plain['rank'] > 1 and plain['exposure'] < e['exposure']
-
-def test_suffix_logprobs_chunks_agree(tiny):
-    m, _ = tiny
-    g = torch.Generator().manual_seed(1)
-    prefix = torch.randint(5, 300, (9,), generator=g).tolist()
-    sufs = [torch.randint(5, 12, (4,), generator=g).tolist() for _ in range(40)]
-    a, b = suffix_logprobs(m, prefix, sufs, 1024), suffix_logprobs(m, prefix, sufs, 2)
-    assert max(abs(x-y) for x, y in zip(a, b)) < 1e-3
-
-def test_plant_canaries_copies_and_keeps_validation(data, tmp_path):
-    cans = plant_canaries(data, tmp_path/'planted')
-    rows = read_jsonl(tmp_path/'planted'/'train.jsonl')
-    assert sum('canary' in r['meta'] for r in rows) == sum(c['copies'] for c in cans) == 101
-    assert len(rows) == len(read_jsonl(data/'train.jsonl'))+101
-    assert all(r['messages'][-1]['content']==next(c['reply'] for c in cans if c['name']==r['meta']['canary']) for r in rows if 'canary' in r['meta'])
-    assert (tmp_path/'planted'/'validation.jsonl').read_bytes() == (data/'validation.jsonl').read_bytes()
-    assert json.loads((tmp_path/'planted'/'canaries.json').read_text())['canaries'] == cans
-
 def test_blind_scores():
     pairs = blind_pairs([dict(context=str(i), you='me', clone='it') for i in range(10)])
     assert {p['clone'] for p in pairs} == {'A', 'B'}
@@ -91,7 +45,7 @@ def test_blind_scores():
     assert score_blind(pairs, {})['passed_share'] is None
 
 def test_evaluate_end_to_end(tiny, data, tmp_path):
-    "evaluate() on a tiny adapter: eval.json, figures, fit per chat, leak audit and placeholder check all present."
+    "evaluate() on a tiny adapter and the unplanted data: eval.json says what it measured, figures, fit per chat, style, leak checks; no canary audit."
     from peft import LoraConfig, get_peft_model
     m, tok = tiny
     base = save_tiny(m, tok, tmp_path/'base')
@@ -99,22 +53,35 @@ def test_evaluate_end_to_end(tiny, data, tmp_path):
     peft = get_peft_model(m, LoraConfig(r=2, lora_alpha=4, target_modules=['q_proj', 'v_proj'], init_lora_weights=False))
     peft.save_pretrained(ad); tok.save_pretrained(ad)
     settings = asdict(replace(PRESETS['cpu'], model_id=str(base), max_seq_len=160, micro_batch=2, grad_accum=1))
-    (ad/'llmclone.json').write_text(json.dumps({'preset': 'cpu', 'base_model': str(base), 'settings': settings, 'steps': 3, 'seed': 42}))
-    planted = tmp_path/'planted'; plant_canaries(data, planted)
-    res = evaluate(ad, planted, n=2, max_new_tokens=4, candidates=99)
+    (ad/'llmclone.json').write_text(json.dumps({'preset': 'cpu', 'base_model': str(base), 'settings': settings, 'steps': 3, 'seed': 42,
+                                                'data': {'dir': str(data)}}))
+    res = evaluate(ad, data, n=2, max_new_tokens=4)
     out = tmp_path/'run'/'eval'
-    assert json.loads((out/'eval.json').read_text())['fit']['rows'] == len(read_jsonl(data/'validation.jsonl'))
-    assert (out/'fit.png').stat().st_size > 1000 and (out/'style.png').stat().st_size > 1000
+    saved = json.loads((out/'eval.json').read_text())
+    assert saved['fit']['rows'] == len(read_jsonl(data/'validation.jsonl'))
+    mo = saved['measured_on']
+    assert (mo['adapter'], mo['base_model'], mo['preset'], mo['data'], mo['trained_on'], mo['gguf'], mo['canary_rows']) == (str(ad), str(base), 'cpu', str(data), str(data), None, 0)
+    assert mo['export'] == str(sample_export_path()) and mo['held_out_rows'] == saved['fit']['rows'] and mo['train_rows'] == len(read_jsonl(data/'train.jsonl'))
+    assert all((out/f).stat().st_size > 1000 for f in ('fit.png', 'style.png', 'habits.png'))
     assert res['fit']['overall']['clone'] != res['fit']['overall']['base']   # the adapter is not a no-op
-    assert [e['name'] for e in res['leak']['exposure']] == ['many', 'once', 'never'] and res['leak']['exposure'][0]['candidates'] == 100
-    assert sum(res['leak']['seen'].values()) <= 6 and res['placeholders']['values_checked'] > 20 and res['placeholders']['leaks'] == 0
+    assert 'leak' not in res and not any('canar' in k for k in res)           # the canary audit is chapter 6a's, in its own audit.json
+    assert res['placeholders']['values_checked'] > 20 and res['placeholders']['leaks'] == 0
     assert len(res['samples']) == len(res['blind']) == 2
-    assert res['verbatim']['replies'] == 2+res['placeholders']['contexts'] and res['signature_words'] and res['style']['clone']['signature words'] is not None
-    with pytest.raises(FileNotFoundError, match='GGUF'): evaluate(ad, planted, gguf=tmp_path/'nope.gguf')
-    # a max_seq_len too small for the template's head and system prompt keeps no sample: reported, not a hang
-    settings['max_seq_len'] = 16
-    (ad/'llmclone.json').write_text(json.dumps({'preset': 'cpu', 'base_model': str(base), 'settings': settings, 'steps': 3, 'seed': 42}))
-    assert seen_in_training(planted, ad, tok) == Counter()
+    said = 2+res['placeholders']['contexts']
+    assert res['verbatim']['replies'] == res['pii']['replies'] == said and res['signature_words'] and res['style']['clone']['signature words'] is not None
+    sf = res['style_figures']
+    assert set(sf['lengths']) == set(sf['languages']) == {'you', 'base', 'clone'} and all(abs(sum(v.values())-1) < 1e-9 for v in sf['languages'].values())
+    with pytest.raises(FileNotFoundError, match='GGUF'): evaluate(ad, data, gguf=tmp_path/'nope.gguf')
+
+
+def test_pii_hits_on_the_planted_values():
+    "Every PII value planted in the sample export, said by a clone, is reported by pii_hits; ordinary replies are not."
+    planted = [p['value'] for p in json.loads(FIXTURE.read_text(encoding='utf-8'))['planted'] if p['file']=='sample_export']
+    hits = pii_hits([f'вот: {v}' for v in planted] + ['ок)', 'давай в шесть', 'lol tbh'])
+    missed = [v for v in planted if not any(h['reply'] == f'вот: {v}' for h in hits['examples'])]
+    assert hits['replies'] == len(planted)+3 and missed == ['Xk9#mQ2$vL'], missed   # a bare password is just a word ...
+    assert pii_hits(['пароль: Xk9#mQ2$vL'])['kinds'] == {'secret': 1}               # ... after its key it is a secret
+    assert hits['hits'] == len(planted)-1 and sum(hits['kinds'].values()) == len(planted)-1
 
 
 def test_verbatim_spans_against_brute_force(data):

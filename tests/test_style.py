@@ -92,3 +92,35 @@ def test_signature_words_come_from_the_data(two_owners):
     mine = style_stats([r['messages'][-1]['content'] for r in rows], signature=sig)['signature words']
     theirs = style_stats([r['messages'][-2]['content'] for r in rows], signature=sig)['signature words']
     assert mine > theirs + 0.2, (mine, theirs)
+
+
+# --- reply length distribution and language mix, on replies counted by hand ---
+from llmclone_nb.evaluate import length_distribution, language_mix, script_of, compare_style, habits_table, LENGTH_BINS
+
+OWNER = ['ок)', 'да', 'ну такое)', 'короче завтра в шесть', 'lol', 'ок tbh', '👍', 'скинь [PHONE] пж',
+         'короче я думаю что это вообще не то что мы хотели но ладно давай попробуем']   # 1, 1, 2, 4, 1, 2, 0, 2, 15 words
+BASE = ['Sure, I can help with that. What would you like to know?', 'Hello! How are you today?', 'I understand.']   # 11, 5, 2
+
+def test_length_distribution_known_answer():
+    d = length_distribution(OWNER)
+    assert list(d) == ['0', '1', '2–3', '4–7', '8–15', '16+'] and LENGTH_BINS == (1, 2, 4, 8, 16)
+    assert d == {'0': 1/9, '1': 3/9, '2–3': 3/9, '4–7': 1/9, '8–15': 1/9, '16+': 0.}
+    assert length_distribution(BASE) == {'0': 0., '1': 0., '2–3': 1/3, '4–7': 1/3, '8–15': 1/3, '16+': 0.}
+    assert length_distribution(['раз два три четыре пять шесть семь восемь девять десять одиннадцать двенадцать тринадцать четырнадцать пятнадцать шестнадцать'])['16+'] == 1.
+    assert length_distribution(['a b c'], edges=(2, 3))  == {'0–1': 0., '2': 0., '3+': 1.}
+
+def test_language_mix_known_answer():
+    assert [script_of(r) for r in OWNER] == ['Cyrillic', 'Cyrillic', 'Cyrillic', 'Cyrillic', 'Latin', 'both', 'no letters', 'Cyrillic', 'Cyrillic']
+    assert language_mix(OWNER) == {'Cyrillic': 6/9, 'Latin': 1/9, 'both': 1/9, 'no letters': 1/9}
+    assert language_mix(BASE) == {'Cyrillic': 0., 'Latin': 1., 'both': 0., 'no letters': 0.}
+    assert script_of('[PHONE] Person 3') == 'no letters' and script_of('ёж') == 'Cyrillic'   # placeholders and labels are not your letters
+    assert language_mix([]) == dict.fromkeys(['Cyrillic', 'Latin', 'both', 'no letters'])
+
+def test_compare_style_carries_lengths_and_languages():
+    samples = [dict(you=o, base=b, clone=o) for o, b in zip(OWNER, BASE)]   # 3 contexts; the clone answers like you
+    sf = compare_style(samples, [])
+    assert sf['lengths']['clone'] == sf['lengths']['you'] == length_distribution(OWNER[:3])
+    assert sf['languages']['base'] == language_mix(BASE) and sf['distance']['clone'] == 0
+    t = habits_table(sf)
+    assert list(t) == ['you', 'base', 'clone'] and t['you']['distance from you'] == 0 and t['base']['distance from you'] == sf['distance']['base']
+    assert t['base']['alphabet: Latin'] == 1. and t['you']['1 words'] == 2/3 and t['clone']['words mean'] == pytest.approx(4/3)
