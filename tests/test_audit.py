@@ -14,17 +14,6 @@ from llmclone_nb.export import prepare
 from llmclone_nb.audit import (suffix_logprobs, make_canaries, canary_prefix_text, exposure, plant_canaries, candidate_secrets,
     seen_in_training, canary_counts, verify_planted, audit, audit_preset)
 
-@pytest.fixture(scope='module')
-def tiny():
-    m, tok = tiny_llama(); fix_pad_token(tok)
-    return m.eval(), tok
-
-@pytest.fixture(scope='module')
-def data(tmp_path_factory):
-    d = tmp_path_factory.mktemp('ch6a')/'data'
-    prepare(sample_export_path(), d)
-    return d
-
 class Knows(torch.nn.Module):
     "Wraps a model and adds `boost` to the logits of one token sequence right after `P` prefix tokens: a model that memorised it."
     def __init__(self, m, P, seq, boost=40.):

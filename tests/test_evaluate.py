@@ -14,17 +14,6 @@ from llmclone_nb.evaluate import style_stats, scrubbed_values, _found, score_bli
 
 FIXTURE = Path(__file__).resolve().parent/'fixtures'/'planted_pii.json'
 
-@pytest.fixture(scope='module')
-def tiny():
-    m, tok = tiny_llama(); fix_pad_token(tok)
-    return m.eval(), tok
-
-@pytest.fixture(scope='module')
-def data(tmp_path_factory):
-    d = tmp_path_factory.mktemp('ch6')/'data'
-    prepare(sample_export_path(), d)
-    return d
-
 def test_scrubbed_values_cover_planted_pii(data):
     "Every value planted in the sample export is recovered from the scrubber's work, and none reached the dataset."
     vals = scrubbed_values(sample_export_path())
