@@ -33,7 +33,8 @@ def _chat(a):
 
 def _export(a):
     from llmclone_nb.gguf_export import export_gguf
-    res = export_gguf(a.adapter_dir, a.out, type=a.type, verify=not a.no_verify, progress=True)
+    res = export_gguf(a.adapter_dir, a.out, type=a.type, verify=not a.no_verify, progress=True,
+                      verify_ram=a.verify_ram*1e9 if a.verify_ram else None)
     print(json.dumps(res, indent=1, default=str, ensure_ascii=False))
 
 def _eval(a):
@@ -103,7 +104,9 @@ def parser()->argparse.ArgumentParser:
     s = sub.add_parser('export', help='merge the adapter and write a GGUF file (chapter 5)')
     s.add_argument('adapter_dir'); s.add_argument('--out', required=True, help='FILE.gguf')
     s.add_argument('--type', default='q8_0', choices=['f16', 'bf16', 'q8_0', 'q4_0', 'q4_k_m', 'q5_k_m', 'q6_k'])
-    s.add_argument('--no-verify', action='store_true', help='skip the llama.cpp verification'); s.set_defaults(fn=_export)
+    s.add_argument('--no-verify', action='store_true', help='skip the verification (every tensor, then llama.cpp against HF)')
+    s.add_argument('--verify-ram', type=float, metavar='GB', help='memory the verification may take (default 2.5): a bigger '
+                   'GGUF runs in llama.cpp cut to its first layers; every tensor is checked either way'); s.set_defaults(fn=_export)
     s = sub.add_parser('eval', help="your clone on held-out chats: perplexity, style, blind pairs, leak checks (chapter 6)")
     s.add_argument('adapter_dir'); s.add_argument('--data', required=True, help="chapter 1's dataset folder")
     s.add_argument('--gguf', help='also measure this GGUF file in llama.cpp'); s.add_argument('--out', help='where eval.json goes')

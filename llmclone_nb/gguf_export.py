@@ -9,12 +9,12 @@ from .presets import get_preset, atomic_path, write_json, output_root, preflight
 from .prompt import SYSTEM_PROMPT, GENERATION, Decoding, GGUFTokenizer, prompt_ids, prompt_text, reply_text, stop_ids, chat_format
 
 # %% auto #0
-__all__ = ['HUB_FILES', 'LINEAR', 'NATIVE_TYPES', 'KQUANT_TYPES', 'TYPES', 'SUPPORTED_ARCHS', 'BYTES_PER_WEIGHT', 'st_header',
-           'st_read', 'base_shards', 'read_adapter', 'resolve_base', 'make_demo_adapter', 'lora_factors', 'lora_delta',
-           'iter_merged', 'merge_to_hf', 'permute_qk', 'tensor_type', 'encode_tensor', 'bpe_pre', 'vocab_tokens',
-           'special_tokens', 'gguf_metadata', 'write_gguf', 'llama_threads', 'load_gguf', 'quantize_gguf',
-           'gguf_system', 'chat_gguf', 'ollama_template', 'write_modelfile', 'find_llama_cpp', 'convert_with_llama_cpp',
-           'export_preflight', 'export_gguf']
+__all__ = ['HUB_FILES', 'LINEAR', 'NATIVE_TYPES', 'KQUANT_TYPES', 'TYPES', 'SUPPORTED_ARCHS', 'BLOCK', 'BYTES_PER_WEIGHT',
+           'st_header', 'st_read', 'base_shards', 'read_adapter', 'resolve_base', 'make_demo_adapter', 'lora_factors',
+           'lora_delta', 'MergedTensor', 'iter_lazy', 'iter_merged', 'merge_to_hf', 'permute_qk', 'tensor_type',
+           'encode_tensor', 'encode_merged', 'bpe_pre', 'vocab_tokens', 'special_tokens', 'gguf_metadata', 'write_gguf',
+           'llama_threads', 'load_gguf', 'quantize_gguf', 'gguf_system', 'chat_gguf', 'ollama_template',
+           'write_modelfile', 'find_llama_cpp', 'convert_with_llama_cpp', 'export_preflight', 'export_gguf']
 
 # %% ../nbs/05_gguf.ipynb #8d5a5fc8
 _ST_DTYPES = {'F32': np.float32, 'F16': np.float16, 'BF16': np.uint16}  # bf16 is read as its raw 16 bits
@@ -28,13 +28,20 @@ def st_header(path:str|os.PathLike)->dict:
     for k, v in h.items(): v['start'] = 8+n+v['data_offsets'][0]
     return h
 
-def st_read(f, info:dict):
-    "Read one tensor described by `st_header` from the open file `f`, as a float32 torch tensor."
+def st_read(
+    f,                       # the safetensors file, open for reading in binary
+    info:dict,               # the tensor's entry in `st_header`
+    rows:tuple|None=None,    # (first, end): read only these rows (the first dimension); None for all
+):
+    "Read one tensor described by `st_header` from the open file `f` — or a block of its rows — as a float32 torch tensor."
     import torch
     if info['dtype'] not in _ST_DTYPES: raise TypeError(f"Tensor dtype {info['dtype']} is not supported (expected F32, F16 or BF16).")
-    a, b = info['data_offsets']
-    buf = bytearray(b-a); f.seek(info['start']); f.readinto(buf)
-    arr = np.frombuffer(buf, dtype=_ST_DTYPES[info['dtype']]).reshape(info['shape'])
+    a, b = info['data_offsets']; shape, start = list(info['shape']), info['start']
+    if rows is not None and shape:  # rows are contiguous in a row-major file: one seek, one read
+        r0, r1 = rows[0], shape[0] if rows[1] is None else min(rows[1], shape[0])
+        row = (b-a)//max(shape[0], 1); start += r0*row; a, b = 0, (r1-r0)*row; shape[0] = r1-r0
+    buf = bytearray(b-a); f.seek(start); f.readinto(buf)
+    arr = np.frombuffer(buf, dtype=_ST_DTYPES[info['dtype']]).reshape(shape)
     t = torch.from_numpy(arr)
     if info['dtype']=='BF16': t = t.view(torch.bfloat16)
     return t.float()
@@ -142,27 +149,53 @@ def lora_delta(A, B, scale:float, kind:str='linear'):
     d = scale*(B@A)
     return d.T if kind=='embedding' else d
 
+class MergedTensor:
+    "One tensor of the merged model, read from its shard and merged with its LoRA delta only when asked: whole, or a block of rows."
+    def __init__(self,
+        file:Path,               # the shard that holds it
+        info:dict,               # its `st_header` entry
+        name:str,                # its name in the checkpoint
+        adapter:dict|None=None,  # `lora_factors(...)` (None: the base as is)
+    ):
+        self.file, self.info, self.name, self.shape = file, info, name, tuple(info['shape'])
+        self.full, self.lora = (adapter or {}).get('full', {}).get(name), (adapter or {}).get('lora', {}).get(name)
+    def base(self, r0:int=0, r1:int|None=None):
+        "Rows r0:r1 before the LoRA delta (a whole tensor the adapter saved, `modules_to_save`, replaces the base's)."
+        if self.full is not None: return self.full[r0:r1].float().clone()
+        with open(self.file, 'rb') as f: return st_read(f, self.info, rows=(r0, r1))
+    def delta(self, r0:int=0, r1:int|None=None):
+        "Rows r0:r1 of the LoRA delta scale · B · A, or None where the adapter does not touch this tensor."
+        if self.lora is None: return None
+        A, B, s, kind = self.lora
+        if r0==0 and r1 is None: return lora_delta(A, B, s, kind)
+        return s*(A[:, r0:r1].T @ B.T) if kind=='embedding' else s*(B[r0:r1] @ A)   # only the rows asked for
+    def rows(self, r0:int=0, r1:int|None=None):
+        "Rows r0:r1 of the merged tensor (all by default), float32."
+        w, d = self.base(r0, r1), self.delta(r0, r1)
+        return w if d is None else w.add_(d)
+
+def iter_lazy(
+    base_dir:str|os.PathLike, # checkpoint folder (safetensors)
+    adapter:dict|None=None,   # `lora_factors(...)` (None: the base as is)
+):
+    "Yield (name, `MergedTensor`) for every tensor of the checkpoint, nothing read yet; at the end, check the adapter fits this base."
+    lora, full = (adapter or {}).get('lora', {}), (adapter or {}).get('full', {})
+    seen = set()
+    for file, names in base_shards(base_dir):
+        hdr = st_header(file)
+        for n in names:
+            seen.add(n)
+            yield n, MergedTensor(file, hdr[n], n, adapter)
+    missing = (set(lora)|set(full))-seen
+    if missing: raise KeyError(f"The adapter changes tensors the base model at {base_dir} does not have: {sorted(missing)[:5]} — "
+                               "was it trained on a different base model?")
+
 def iter_merged(
     base_dir:str|os.PathLike, # checkpoint folder (safetensors)
     adapter:dict|None=None,   # `lora_factors(...)` (None: the base as is)
 ):
     "Yield (name, float32 tensor) for every tensor of the checkpoint with the adapter merged in — one tensor in memory at a time."
-    lora, full = (adapter or {}).get('lora', {}), (adapter or {}).get('full', {})
-    seen = set()
-    for file, names in base_shards(base_dir):
-        hdr = st_header(file)
-        with open(file, 'rb') as f:
-            for n in names:
-                if n in full: w = full[n].float().clone()
-                else: w = st_read(f, hdr[n])
-                if n in lora:
-                    A, B, s, kind = lora[n]
-                    w += lora_delta(A, B, s, kind)
-                seen.add(n)
-                yield n, w
-    missing = (set(lora)|set(full))-seen
-    if missing: raise KeyError(f"The adapter changes tensors the base model at {base_dir} does not have: {sorted(missing)[:5]} — "
-                               "was it trained on a different base model?")
+    for n, t in iter_lazy(base_dir, adapter): yield n, t.rows()
 
 # %% ../nbs/05_gguf.ipynb #40ba2c57
 _ST_OUT = {'F32': ('float32', 'F32'), 'F16': ('float16', 'F16'), 'BF16': ('bfloat16', 'BF16')}
@@ -241,6 +274,26 @@ def _nbytes(shape, qtype)->int:
     import gguf
     bs, ts = gguf.GGML_QUANT_SIZES[qtype]
     return int(np.prod(shape))//bs*ts
+
+BLOCK = 2**24  # weights per block of rows when a big tensor is merged and quantised in pieces (64 MB in fp32)
+
+def encode_merged(
+    t:MergedTensor,        # the tensor, as `iter_lazy` yields it
+    qtype,                 # its GGML type (`tensor_type`)
+    n_head:int|None=None,  # heads, for Q and K: their rows are reordered within heads, so they are encoded whole
+    block:int=BLOCK,       # weights per block of rows
+)->np.ndarray:
+    "The GGML bytes of one merged tensor, merged and encoded a block of rows at a time: memory is one block, not the 32768 × 4096 embedding."
+    step = max(1, block//max(1, int(np.prod(t.shape[1:]))))
+    if n_head or t.shape[0] <= step:
+        a = t.rows().numpy()
+        return encode_tensor(permute_qk(a, n_head) if n_head else a, qtype)
+    out = None   # every GGML type stores a row on its own (blocks of 32 or 256 along a row): encoding rows apart changes nothing
+    for r0 in range(0, t.shape[0], step):
+        e = encode_tensor(t.rows(r0, r0+step).numpy(), qtype)
+        if out is None: out = np.empty((t.shape[0], *e.shape[1:]), e.dtype)
+        out[r0:r0+len(e)] = e
+    return out
 
 # %% ../nbs/05_gguf.ipynb #71fb6a45
 def _load_tok(d:Path):
@@ -387,12 +440,10 @@ def write_gguf(
         w.add_size_label(gguf.size_label(*w.get_total_parameter_count()))
         w.write_header_to_file(); w.write_kv_data_to_file(); w.write_ti_data_to_file()
         todo = {n: (g, q) for n, g, _, q in plan}
-        for n, t in iter_merged(base, adapter):
+        for n, t in iter_lazy(base, adapter):
             if n not in todo: continue
-            g, q = todo[n]; a = t.numpy()
-            if n.endswith('q_proj.weight'): a = permute_qk(a, n_head)
-            elif n.endswith('k_proj.weight'): a = permute_qk(a, n_kv)
-            w.write_tensor_data(encode_tensor(a, q)); del t, a
+            heads = n_head if n.endswith('q_proj.weight') else n_kv if n.endswith('k_proj.weight') else None
+            w.write_tensor_data(encode_merged(t, todo[n][1], heads))
             if bar: bar.update(1)
         w.close()
     if bar: bar.close()
@@ -560,6 +611,7 @@ def export_gguf(
     texts:list|None=None,        # held-out texts for the check (default: `held_out_texts`)
     progress:bool=False,         # progress bar while converting
     reference=None,              # a (model, tokenizer) pair to verify against (default: loaded from `adapter_dir`)
+    verify_ram:float|None=None,  # memory the check may take (default: chapter 5a's `VERIFY_RAM`, 2.5 GB): bigger files run cut in llama.cpp
 )->dict:
     "Adapter → verified GGUF (+ Modelfile): streaming merge-and-convert, k-quants through llama.cpp."
     if type not in TYPES: raise ValueError(f"type={type!r}: choose one of {', '.join(TYPES)}.")
@@ -575,7 +627,12 @@ def export_gguf(
     if modelfile: res['modelfile'] = str(write_modelfile(out))
     if verify:
         from llmclone_nb.verify import verify_gguf   # chapter 5a (it imports this module)
-        res['verification'] = verify_gguf(out, reference or adapter_dir, texts)
+        res['verification'] = v = verify_gguf(out, reference or adapter_dir, texts, src=adapter_dir, **({'ram': verify_ram} if verify_ram else {}))
+        if not v['tensors']['ok']: raise AssertionError(f"{out}: tensors differ from the merged model beyond rounding — "
+            + '; '.join(v['tensors']['problems'][:3]) + ". The conversion is wrong: please report it.")
+        if v['tensors']['rounded_away']: warnings.warn(f"{out}: {type} rounds away most of the adapter's change in "
+            f"{len(v['tensors']['rounded_away'])} tensor(s) ({', '.join(v['tensors']['rounded_away'][:3])}…): the clone will sound more "
+            "like the base model. A type with more bits (q6_k, q8_0) keeps it.")
         clear = res['verification']['top1_clear']   # None: every position a near-tie (random weights), nothing to judge
         if type=='f16' and clear is not None and clear < 0.99: raise AssertionError(f"{out}: F16 agrees with the HF model on only "
             f"{res['verification']['top1_clear']:.1%} of the next tokens HF does not see as a near-tie (expected ≥ 99%): the conversion is wrong — please report it.")

@@ -2,16 +2,18 @@
 
 # %% ../nbs/05a_verify.ipynb #f95e7430
 from __future__ import annotations
-import os, json, math
+import os, json, math, time, shutil, inspect, tempfile
 from pathlib import Path
 import numpy as np
-from .presets import free_ram
+from .presets import free_ram, atomic_path, scratch_dir
 from .prompt import prompt_text, reply_text
-from .gguf_export import read_adapter, lora_factors, lora_delta, base_shards, st_header, st_read, load_gguf
+from .gguf_export import (read_adapter, lora_factors, lora_delta, base_shards, st_header, st_read, load_gguf,
+                                     iter_lazy, permute_qk, BLOCK)
 
 # %% auto #0
-__all__ = ['TOKENIZER_PROBES', 'load_reference', 'held_out_texts', 'hf_logits', 'verify_gguf', 'MergedWeights',
-           'streamed_reference', 'checkpoint_params', 'reference_fits']
+__all__ = ['TOKENIZER_PROBES', 'VERIFY_RAM', 'MERGE_EXACT', 'TENSOR_TOL', 'load_reference', 'held_out_texts', 'hf_logits',
+           'verify_gguf', 'MergedWeights', 'streamed_reference', 'checkpoint_params', 'reference_fits', 'gguf_tensors',
+           'tensor_check', 'layers_that_fit', 'cut_gguf']
 
 # %% ../nbs/05a_verify.ipynb #804b0a25
 def load_reference(
@@ -76,27 +78,41 @@ def hf_logits(
         out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev)).logits.float().cpu().numpy()
     return [(s, out[i, :len(s)]) for i, s in enumerate(seqs)]
 
+VERIFY_RAM = 2.5e9  # bytes the check may take by default: llama.cpp runs what fits in a third of it (see `layers_that_fit`)
+
 def verify_gguf(
     gguf_file:str|os.PathLike, # the GGUF to check
     hf_dir_or_model,           # an adapter folder, an HF checkpoint folder, or a (model, tokenizer) pair
     texts:list|None=None,      # held-out chat texts (default: `held_out_texts`)
     max_tokens:int|None=None,  # tokens per text compared (default: 256 in memory, 96 streamed)
     streamed:bool|None=None,   # HF side through `streamed_reference` (None: only when the model does not fit, see `reference_fits`)
+    ram:float=VERIFY_RAM,      # memory the check may take: a file bigger than a third of it runs in llama.cpp cut to its first layers
+    src:str|os.PathLike|None=None, # the adapter or checkpoint the file was made from, for `tensor_check` (default: `hf_dir_or_model` if a folder)
 )->dict:
-    "Check a GGUF in llama.cpp against HF: identical tokenisation, next-token top-1 agreement, logit error, perplexity."
+    "Check a GGUF against HF: every tensor against its merged weight, then in llama.cpp identical tokenisation, top-1 agreement, logit error, perplexity."
     import torch
-    src = hf_dir_or_model if isinstance(hf_dir_or_model, (str, os.PathLike)) else None
-    if streamed is None: streamed = src is not None and not reference_fits(src)
-    model, tok = (streamed_reference(src) if streamed else load_reference(src)) if src is not None else hf_dir_or_model
+    path = hf_dir_or_model if isinstance(hf_dir_or_model, (str, os.PathLike)) else None
+    src = src or path
+    tensors = tensor_check(gguf_file, src) if src is not None else None
+    if tensors: tensors.pop('per_tensor')   # the summary only: the table rides along with every export
+    n_run, n_all = layers_that_fit(gguf_file, ram) if path is not None else (None, None)   # a model given in memory: the whole file
+    cut = n_run is not None and n_run < n_all
+    if cut: streamed = True    # the same first layers on the HF side
+    elif streamed is None: streamed = path is not None and not reference_fits(path)
+    model, tok = (streamed_reference(path, n_layers=n_run if cut else None) if streamed else load_reference(path)) if path is not None else hf_dir_or_model
     max_tokens = max_tokens or (96 if streamed else 256)
-    texts = texts or held_out_texts(tok, n=4 if streamed else 8, adapter_dir=src)
-    llm = load_gguf(gguf_file, n_ctx=max_tokens+8)
+    texts = texts or held_out_texts(tok, n=4 if streamed else 8, adapter_dir=path)
+    key = (id(model), tuple(texts), max_tokens)
+    if key not in _HF_LOGITS:  # the HF side is the same for every file: compute it once per model and texts (before llama.cpp maps the file)
+        _HF_LOGITS.clear(); _HF_LOGITS[key] = hf_logits(model, tok, texts, max_tokens, batched=streamed)
+    run = cut_gguf(gguf_file, Path(tempfile.mkdtemp(dir=scratch_dir(int(ram), near=Path(gguf_file).parent)))/'first-layers.gguf', n_run) if cut else gguf_file
+    try: llm = load_gguf(run, n_ctx=max_tokens+8)
+    except BaseException:
+        if cut: shutil.rmtree(Path(run).parent, ignore_errors=True)
+        raise
     # plain strings with the add-BOS/EOS flags; chat texts as the template rendered them (it writes BOS itself)
     bad = [s for s in TOKENIZER_PROBES if tok(s).input_ids!=llm.tokenize(s.encode(), add_bos=True, special=True)]
     bad += [s for s in texts if tok(s, add_special_tokens=False).input_ids!=llm.tokenize(s.encode(), add_bos=False, special=True)]
-    key = (id(model), tuple(texts), max_tokens)
-    if key not in _HF_LOGITS:  # the HF side is the same for every file: compute it once per model and texts
-        _HF_LOGITS.clear(); _HF_LOGITS[key] = hf_logits(model, tok, texts, max_tokens, batched=streamed)
     agree = n = clear = agree_clear = 0; err_max = err_sum = nll_g = nll_h = 0.0; n_nll = 0
     for ids, h in _HF_LOGITS[key]:
         llm.reset(); llm.eval(ids); g = np.array(llm.scores[:len(ids)], dtype=np.float32)
@@ -109,9 +125,13 @@ def verify_gguf(
             if acc=='g': nll_g -= float(lp.sum())
             else: nll_h -= float(lp.sum())
         n_nll += len(ids)-1
+    first = _HF_LOGITS[key][0][0][:max_tokens//2]   # a short generation: the file runs as chat will run it
+    llm.reset(); sample = llm.create_completion(first, max_tokens=12, temperature=0.0)['choices'][0]['text']
     llm.close()
+    if cut: shutil.rmtree(Path(run).parent, ignore_errors=True)
     if streamed: _HF_LOGITS.clear()  # a streamed model is rebuilt for every call: nothing to reuse
     return dict(file=str(gguf_file), size_mb=round(Path(gguf_file).stat().st_size/2**20, 1), reference='streamed' if streamed else 'in memory',
+                tensors=tensors, layers_run=n_run, layers=n_all, sample=sample,
                 tokens_identical=not bad, token_mismatches=bad, n_texts=len(texts), n_tokens=n,
                 top1=agree/max(n, 1), top1_clear=agree_clear/clear if clear else None, max_abs_err=err_max, mean_abs_err=err_sum/max(n, 1),
                 ppl=math.exp(nll_g/max(n_nll, 1)), ppl_hf=math.exp(nll_h/max(n_nll, 1)))
@@ -145,15 +165,19 @@ class MergedWeights(Mapping):
     def __len__(self): return len(self.where)
 
 def streamed_reference(
-    src:str|os.PathLike, # an adapter folder or a plain HF checkpoint folder
+    src:str|os.PathLike,       # an adapter folder or a plain HF checkpoint folder
+    n_layers:int|None=None,    # keep only the first layers (what `cut_gguf` keeps); None: all
 ):
     "The HF merged model in fp32 with its weights on the meta device, each module's brought in by accelerate's hooks for its forward only."
     import torch
     from accelerate import init_empty_weights, cpu_offload
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-    w = MergedWeights(src)
+    w = MergedWeights(src); cfg = AutoConfig.from_pretrained(w.base)
+    if n_layers is not None:
+        cfg.num_hidden_layers = n_layers
+        if getattr(cfg, 'layer_types', None): cfg.layer_types = cfg.layer_types[:n_layers]
     with init_empty_weights(include_buffers=False):  # parameters on meta; buffers (RoPE frequencies) real
-        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(w.base), dtype=torch.float32)
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
     cpu_offload(model, execution_device=torch.device('cpu'), state_dict=w)
     tok = AutoTokenizer.from_pretrained(w.base)
     meta = read_adapter(src)['meta'] if (Path(src)/'adapter_config.json').exists() else {}
@@ -176,3 +200,138 @@ def reference_fits(
     cuda = torch.cuda.is_available() if cuda is None else cuda
     if free is None: free = torch.cuda.mem_get_info()[0] if cuda else free_ram()
     return checkpoint_params(base)*(2 if cuda else 4) <= share*free
+
+# %% ../nbs/05a_verify.ipynb #53294c51
+MERGE_EXACT = ('F32', 'F16', 'BF16', 'Q8_0')   # types whose step is far below any adapter's change
+
+# relative RMS error (‖file − weight‖ / ‖weight‖) a correct tensor of each GGML type stays under; wrong ones are near 140 %
+TENSOR_TOL = {'F32': 1e-6, 'F16': 2e-3, 'BF16': 8e-3, 'Q8_0': 0.02, 'Q6_K': 0.04, 'Q5_K': 0.08, 'Q5_0': 0.08, 'Q5_1': 0.08,
+              'Q4_K': 0.16, 'Q4_0': 0.16, 'Q4_1': 0.16, 'Q3_K': 0.3, 'Q2_K': 0.6}
+
+def _source(src:str|os.PathLike)->tuple:
+    "(base checkpoint folder, `lora_factors` or None, config.json) of an adapter folder or a plain checkpoint."
+    src = Path(src)
+    if (src/'adapter_config.json').exists(): base, ad = read_adapter(src)['base_dir'], lora_factors(src)
+    else: base, ad = src, None
+    return base, ad, json.loads((Path(base)/'config.json').read_text())
+
+_KV_SIZE = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}   # GGUF value types of fixed size; 8 string, 9 array
+
+def gguf_tensors(gguf_file:str|os.PathLike)->dict:
+    "{name: (data offset, bytes, GGML type, shape rows-first)} of a GGUF's tensors, read from its header alone."
+    import gguf, struct
+    with open(gguf_file, 'rb') as f:
+        rd = lambda fmt: struct.unpack('<'+fmt, f.read(struct.calcsize('<'+fmt)))
+        magic, version, n_t, n_kv = rd('4sIQQ')
+        if magic!=b'GGUF' or version < 2: raise ValueError(f"{gguf_file}: not a GGUF file of version 2 or later.")
+        string = lambda: f.read(rd('Q')[0]).decode('utf-8', 'replace')
+        def skip(vt):   # a value we do not need: step over it (string arrays one by one: only lengths are read)
+            if vt==8: f.seek(rd('Q')[0], 1)
+            elif vt==9:
+                it, n = rd('IQ')
+                if it in _KV_SIZE: f.seek(n*_KV_SIZE[it], 1)
+                else:
+                    for _ in range(n): skip(it)
+            else: f.seek(_KV_SIZE[vt], 1)
+        align = 32
+        for _ in range(n_kv):
+            key, vt = string(), rd('I')[0]
+            if key=='general.alignment' and vt==4: align = rd('I')[0]
+            else: skip(vt)
+        infos = []
+        for _ in range(n_t):
+            name = string(); nd = rd('I')[0]; dims = rd(f'{nd}Q'); qt, off = rd('IQ')
+            infos.append((name, off, gguf.GGMLQuantizationType(qt), tuple(reversed(dims))))
+        start = -(-f.tell()//align)*align
+    out = {}
+    for name, off, qt, shape in infos:
+        bs, ts = gguf.GGML_QUANT_SIZES[qt]
+        out[name] = (start+off, int(np.prod(shape))//bs*ts, qt, shape)
+    return out
+
+def tensor_check(
+    gguf_file:str|os.PathLike, # the GGUF
+    src:str|os.PathLike,       # the adapter folder (or plain checkpoint) it was made from
+    block:int=BLOCK,           # weights per block of rows
+)->dict:
+    "Every tensor of the GGUF dequantised and compared with the merged weight it was made from, a block of rows at a time."
+    import gguf, torch
+    t0 = time.time(); base, ad, cfg = _source(src)
+    n_head, n_kv = cfg['num_attention_heads'], cfg.get('num_key_value_heads') or cfg['num_attention_heads']
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, cfg['num_hidden_layers'])
+    infos = gguf_tensors(gguf_file); seen, problems, merge = [], [], []
+    fd = os.open(gguf_file, os.O_RDONLY)
+    try:
+        for n, t in iter_lazy(base, ad):
+            g = names.get_name(n, try_suffixes=('.weight', '.bias'))
+            if n.endswith('rotary_emb.inv_freq') or (g=='output.weight' and cfg.get('tie_word_embeddings')): continue
+            if g not in infos: problems.append(f"{g} ({n}) is not in the file"); continue
+            off, nb, q, shape = infos.pop(g)
+            if shape!=t.shape: problems.append(f"{g}: shape {shape} in the file, {t.shape} in the model"); continue
+            heads = n_head if n.endswith('q_proj.weight') else n_kv if n.endswith('k_proj.weight') else None
+            step = t.shape[0] if heads or len(t.shape)==1 else max(1, block//int(np.prod(t.shape[1:])))
+            err = norm = dnorm = proj = 0.0; rb = nb//t.shape[0]
+            for r0 in range(0, t.shape[0], step):
+                r1 = min(r0+step, t.shape[0])
+                raw = np.frombuffer(bytearray(os.pread(fd, (r1-r0)*rb, off+r0*rb)), np.uint8).reshape(r1-r0, rb)
+                x = torch.from_numpy(gguf.quants.dequantize(raw, q).reshape(r1-r0, *t.shape[1:]))
+                b, d = t.base(r0, r1), t.delta(r0, r1)
+                if heads: b, d = permute_qk(b, heads), (None if d is None else permute_qk(d, heads))
+                w = b if d is None else b+d
+                err += float(torch.sum(torch.square(x-w))); norm += float(torch.sum(torch.square(w)))
+                if d is not None: dnorm += float(torch.sum(torch.square(d))); proj += float(torch.sum((x-b)*d))
+            rel, tol = math.sqrt(err/max(norm, 1e-30)), TENSOR_TOL.get(q.name, 0.6)
+            seen.append(dict(name=g, type=q.name, rel_err=rel, tol=tol, kept=None))
+            if rel > tol: problems.append(f"{g} ({q.name}) is {rel:.1%} off its merged weight; a correct one is within {tol:.1%}")
+            if dnorm > 0:
+                c, noise = proj/dnorm, math.sqrt(err/np.prod(t.shape)/dnorm)   # the projection's spread from rounding alone
+                merge.append(dict(name=g, type=q.name, kept=c, judged=noise < 0.1)); seen[-1]['kept'] = c
+                # 16-bit and Q8_0 cannot round the delta away: there, a missing one is a wrong file. 4–6-bit types can (see below)
+                if noise < 0.1 and abs(c-1) > 0.5 and q.name in MERGE_EXACT: problems.append(
+                    f"{g}: {c:.0%} of the adapter's change is in the file (expected 100 %): the adapter was not merged")
+    finally: os.close(fd)
+    worst = sorted(seen, key=lambda s: -s['rel_err']/s['tol'])[:3]
+    judged = [m for m in merge if m['judged']]
+    lost = [m['name'] for m in judged if m['kept'] < 0.5]
+    return dict(ok=not problems, n_tensors=len(seen), problems=problems[:10], worst=worst, extra=sorted(infos),
+                adapter_tensors=len(merge), adapter_judged=len(judged), kept_min=min((m['kept'] for m in judged), default=None),
+                kept_median=float(np.median([m['kept'] for m in judged])) if judged else None, rounded_away=lost,
+                per_tensor=seen, seconds=round(time.time()-t0, 1))
+
+def layers_that_fit(
+    gguf_file:str|os.PathLike, # the GGUF
+    ram:float=VERIFY_RAM,      # memory the check may take; llama.cpp gets a third of it
+)->tuple:
+    "(layers llama.cpp runs in the check, layers in the file): all when the file fits in ram/3, else the first that do (at least one)."
+    ts = gguf_tensors(gguf_file)
+    n_all = 1+max((int(n.split('.')[1]) for n in ts if n.startswith('blk.')), default=-1); per = [0]*n_all; rest = 0
+    for n, (_, nb, _, _) in ts.items():
+        if n.startswith('blk.'): per[int(n.split('.')[1])] += nb
+        else: rest += nb
+    room, n = ram/3-rest, 0
+    while n < n_all and room >= per[n]: room -= per[n]; n += 1
+    return max(n, 1), n_all
+
+def cut_gguf(
+    gguf_file:str|os.PathLike, # the GGUF
+    out_file:str|os.PathLike,  # the smaller GGUF (written atomically)
+    n_layers:int,              # how many of its first layers to keep
+)->Path:
+    "A GGUF of the first `n_layers` blocks of `gguf_file` with its embeddings, final norm and output layer: every byte copied, block count changed."
+    import gguf
+    r = gguf.GGUFReader(gguf_file); arch = r.get_field('general.architecture').contents()
+    keep = [t for t in r.tensors if not t.name.startswith('blk.') or int(t.name.split('.')[1]) < n_layers]
+    with atomic_path(out_file) as tmp, open(gguf_file, 'rb') as f:
+        w = gguf.GGUFWriter(tmp, arch)
+        typed = 'sub_type' in inspect.signature(w.add_key_value).parameters   # gguf < 0.17 infers an array's item type
+        for fl in r.fields.values():
+            if fl.name=='general.architecture' or fl.name.startswith('GGUF.'): continue
+            vt = fl.types[0]; st = fl.types[-1] if vt==gguf.GGUFValueType.ARRAY else None
+            val = n_layers if fl.name==f'{arch}.block_count' else fl.contents()
+            w.add_key_value(fl.name, val, vt, **({'sub_type': st} if typed and st is not None else {}))
+        for t in keep: w.add_tensor_info(t.name, t.data.shape, t.data.dtype, t.data.nbytes, raw_dtype=t.tensor_type)
+        w.write_header_to_file(); w.write_kv_data_to_file(); w.write_ti_data_to_file()
+        for t in keep:   # read with pread: the memory map's pages would stay in the process
+            w.write_tensor_data(np.frombuffer(os.pread(f.fileno(), t.n_bytes, t.data_offset), dtype=t.data.dtype).reshape(t.data.shape))
+        w.close()
+    return Path(out_file)
