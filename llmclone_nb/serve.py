@@ -2,7 +2,7 @@
 
 # %% ../nbs/07_serve.ipynb #dfbee470
 from __future__ import annotations
-import os, re, sys, json, time, socket, sqlite3, asyncio, inspect, logging, threading, contextlib, unicodedata
+import os, re, sys, json, time, queue, socket, sqlite3, asyncio, inspect, logging, threading, contextlib, unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from .presets import output_root
@@ -12,10 +12,10 @@ from .gguf_export import gguf_system, llama_threads
 
 # %% auto #0
 __all__ = ['CLONE', 'HANDLER', 'MAX_TOKENS', 'CHAT_PAGE', 'SESSION_GAP', 'HISTORY_CHARS', 'MODES', 'log', 'DISCLOSURE',
-           'clone_messages', 'clone_prompt', 'clone_chat_handler', 'register_handler', 'ServeError', 'clone_app',
-           'serving', 'run_coro', 'serve_api', 'chat_window', 'check_reply', 'split_reply', 'typing_delay', 'BotState',
-           'BotConfig', 'Say', 'CloneBot', 'openai_complete', 'bot_token', 'perform', 'on_update', 'telegram_app',
-           'polling', 'serve_telegram']
+           'clone_messages', 'clone_prompt', 'read_ahead', 'clone_chat_handler', 'register_handler', 'ServeError',
+           'clone_app', 'serving', 'run_coro', 'serve_api', 'chat_window', 'check_reply', 'split_reply', 'typing_delay',
+           'BotState', 'BotConfig', 'Say', 'CloneBot', 'openai_complete', 'bot_token', 'perform', 'on_update',
+           'telegram_app', 'polling', 'serve_telegram']
 
 # %% ../nbs/07_serve.ipynb #274fb176
 CLONE = 'clone'             # the model name the server answers to (`/v1/models`)
@@ -48,15 +48,55 @@ _SAMPLING = ('temperature', 'top_p', 'top_k', 'min_p', 'typical_p', 'seed', 'pre
              'repeat_penalty', 'tfs_z', 'mirostat_mode', 'mirostat_tau', 'mirostat_eta', 'model', 'logits_processor',
              'grammar', 'logit_bias')
 
+def _owner(llama)->tuple:
+    "The lock every use of this model takes, and which reply owns it now ({'current': n})."
+    if not hasattr(llama, '_llmclone_owner'): llama._llmclone_owner = (threading.Lock(), {'current': 0})
+    return llama._llmclone_owner
+
+def read_ahead(
+    llama,         # the model the chunks come from
+    chunks,        # a streamed reply (each `next` runs the model for a token)
+    me:int,        # this reply's number (`_owner`'s 'current' when it started)
+    depth:int=16,  # at most this many chunks made ahead of the reader
+):
+    "Yield `chunks`, made by a thread of their own up to `depth` ahead: the model decodes the next token while the server sends this one."
+    lock, own = _owner(llama)
+    q, done, gone = queue.Queue(depth), object(), threading.Event()
+    live = lambda: own['current']==me and not gone.is_set()   # a newer reply owns the model, or the reader went away
+    def put(x)->bool:
+        while live():
+            try: q.put(x, timeout=0.05); return True
+            except queue.Full: pass
+        return False
+    def produce():
+        try:
+            while True:
+                with lock:   # never two decodes at once; and a superseded reply never touches the model again
+                    if not live(): return
+                    try: c = next(chunks)
+                    except StopIteration: break
+                if not put(c): return
+            put(done)
+        except Exception as e: put(e)
+    threading.Thread(target=produce, daemon=True, name='llmclone-read-ahead').start()
+    try:
+        while (x := q.get()) is not done:
+            if isinstance(x, Exception): raise x
+            yield x
+    finally: gone.set()   # the server dropped the stream (client gone): stop decoding
+
 def clone_chat_handler(*, llama, messages, max_tokens=None, stop=None, stream=False, logprobs=None, top_logprobs=None, **kw):
     "A llama-cpp-python chat handler: the prompt from `clone_prompt`, then an ordinary completion, converted to chat chunks."
     from llama_cpp.llama_chat_format import _convert_completion_to_chat
+    lock, own = _owner(llama)
+    with lock: own['current'] += 1; me = own['current']   # from here on, an earlier reply's read-ahead stops
     ids = clone_prompt(llama, messages, max_tokens)
     end = chat_format(llama._llmclone_tok)['end']
     stop = ([stop] if isinstance(stop, str) else list(stop or []))+([end] if end else [])
-    out = llama.create_completion(prompt=ids, max_tokens=max_tokens or MAX_TOKENS, stop=stop, stream=stream,
-                                  logprobs=top_logprobs if logprobs else None, **{k: kw[k] for k in _SAMPLING if k in kw})
-    return _convert_completion_to_chat(out, stream=stream)
+    run = lambda: llama.create_completion(prompt=ids, max_tokens=max_tokens or MAX_TOKENS, stop=stop, stream=stream,
+                                          logprobs=top_logprobs if logprobs else None, **{k: kw[k] for k in _SAMPLING if k in kw})
+    if stream: return read_ahead(llama, _convert_completion_to_chat(run(), stream=True), me)
+    with lock: return _convert_completion_to_chat(run(), stream=False)
 
 def register_handler():
     "Make `clone_chat_handler` llama-cpp-python's chat format `llmclone` (idempotent)."

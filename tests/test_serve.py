@@ -111,3 +111,45 @@ def test_cli_serve_api_binds_loopback_and_needs_the_key(tmp_path):
         try: out, err = p.communicate(timeout=30)
         except subprocess.TimeoutExpired: p.kill(); out, err = p.communicate()
     assert f"http://127.0.0.1:{port}/v1" in out and 'Traceback' not in err, err[-2000:]
+
+def test_a_dropped_stream_does_not_disturb_the_next_reply(url, client):
+    "A client that goes away mid-stream: its read-ahead stops, and the next replies are what they would have been."
+    import httpx
+    want = _chat(client, max_tokens=48).choices[0].message.content
+    with httpx.stream('POST', url+'/v1/chat/completions', headers={'Authorization': f'Bearer {KEY}'}, timeout=60,
+                      json=dict(model=CLONE, messages=HIST[:1], max_tokens=200, temperature=0, stream=True)) as r:
+        for i, line in enumerate(r.iter_lines()):
+            if i > 6: break       # leave after a few chunks, the stream still running
+    assert _chat(client, max_tokens=48).choices[0].message.content == want
+    pieces, finish = _stream(client, max_tokens=48)
+    assert ''.join(pieces) == want and finish == 'length'
+
+def test_read_ahead_never_decodes_for_a_superseded_reply():
+    "The read-ahead thread of an abandoned reply stops before the next reply's first decode, and decodes never overlap."
+    import time
+    from llmclone_nb.serve import read_ahead, _owner
+    class Model: pass
+    m = Model(); lock, own = _owner(m); log, busy = [], []
+    def decode(name, n):
+        for i in range(n):
+            busy.append(1); assert len(busy) == 1, 'two decodes at once'
+            time.sleep(0.005); log.append((name, i)); busy.pop()
+            yield i
+    def start(name, n, depth=2):
+        with lock: own['current'] += 1; me = own['current']   # what `clone_chat_handler` does first
+        return read_ahead(m, decode(name, n), me, depth=depth)
+    a = start('a', 10_000)
+    assert [next(a) for _ in range(3)] == [0, 1, 2]            # the client reads three chunks, then goes quiet
+    b = start('b', 20)                                          # the next request arrives
+    assert list(b) == list(range(20))
+    first_b = log.index(('b', 0))
+    assert all(who == 'b' for who, _ in log[first_b:]), log[first_b-3:first_b+3]
+    c = start('c', 10_000); next(c); c.close()                 # the reader goes away: decoding stops too
+    time.sleep(0.3); n = len(log); time.sleep(0.3)
+    assert len(log) == n
+    def broken():
+        yield 1; raise RuntimeError('model failed')
+    with lock: own['current'] += 1; me = own['current']
+    d = read_ahead(m, broken(), me)
+    assert next(d) == 1
+    with pytest.raises(RuntimeError, match='model failed'): next(d)
