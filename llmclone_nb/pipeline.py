@@ -134,9 +134,12 @@ def demo(
     return run(sample_export_path(), out, preset=preset, max_steps=max_steps, verbose=verbose, **train_overrides)
 
 # %% ../nbs/90_pipeline.ipynb #94511686
-KAGGLE_TITLES = {'00_presets': 'llmclone 0 presets', '00_models': 'llmclone 0 models', '01_export': 'llmclone 1 export parsing',
+KAGGLE_TITLES = {'00_presets': 'llmclone 0 presets', '00_models': 'llmclone 0 models', '00_prompt': 'llmclone 0 prompt',
+    '01_export': 'llmclone 1 export parsing', '01a_samples': 'llmclone 1a samples', '01b_reader': 'llmclone 1b reader',
     '02_swa': 'llmclone 2 sliding window attention', '03_qlora': 'llmclone 3 qlora', '04_train': 'llmclone 4 training',
-    '05_gguf': 'llmclone 5 gguf conversion', '06_evaluate': 'llmclone 6 evaluation and privacy', '90_pipeline': 'llmclone end to end'}
+    '05_gguf': 'llmclone 5 gguf conversion', '05a_verify': 'llmclone 5a gguf verification',
+    '06_evaluate': 'llmclone 6 evaluation and privacy', '06a_audit': 'llmclone 6a privacy audit', '07_serve': 'llmclone 7 serving',
+    '90_pipeline': 'llmclone end to end'}   # every chapter; 00_journey is the map drawn in the others, 99_cli the command line
 
 def _slug(title:str)->str: return '-'.join(title.lower().split())
 
