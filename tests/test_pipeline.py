@@ -8,6 +8,27 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPORT = ROOT.parent/'shared'/'telegram-exports'/'robsmith-jp-plan-private-group.json'
 BIN = Path(sys.executable).parent/'llmclone'
 
+def _start(cmd:list, log:Path, env:dict)->subprocess.Popen:
+    "Start `cmd` with its output in the file `log`, never on a pipe that nobody reads (a full pipe blocks the child's next write)."
+    with open(log, 'w') as f:
+        return subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env, start_new_session=True)
+
+def test_output_to_a_file_never_blocks(tmp_path):
+    """How the kill-and-resume test starts `llmclone run`: a child that writes far more than a pipe holds (64 KiB on Linux) before it
+    reaches its checkpoint still gets there. Planted defect that fails it: `stdout=subprocess.PIPE` with nobody reading — the child
+    blocks on its first full pipe and the marker never appears (what happened to `llmclone run` under transformers 5.0.0)."""
+    marker = tmp_path/'checkpoint'
+    child = [sys.executable, '-c', f"import sys; sys.stdout.write('progress line\\n'*100_000); sys.stdout.flush(); open({str(marker)!r}, 'w').close()"]
+    p = _start(child, tmp_path/'child.log', dict(os.environ))
+    try:
+        t0 = time.time()
+        while not marker.exists() and time.time()-t0 < 120: time.sleep(0.1)
+        assert marker.exists(), 'the child blocked before its checkpoint'
+        assert (tmp_path/'child.log').stat().st_size >= 100_000*len('progress line\n')
+    finally:
+        if p.poll() is None: os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+
 def _complete_checkpoints(out:Path)->list:
     done = [p for p in (out/'checkpoints').glob('checkpoint-*') if (p/'trainer_state.json').exists()]
     return sorted(done, key=lambda p: int(p.name.split('-')[1]))
@@ -17,12 +38,15 @@ def test_run_resumes_after_sigkill(tmp_path):
     out = tmp_path/'run'
     cmd = [str(BIN), 'run', str(EXPORT), '--me', 'Angel', '--preset', 'cpu', '--max-steps', '12', '--save-steps', '4', '--out', str(out)]
     env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    # The first run's output goes to a file, never to a pipe nobody reads: a run that writes more than a pipe holds
+    # (64 KiB; transformers 5.0's progress lines did) would block on its write and never reach a checkpoint.
+    log = tmp_path/'first-run.log'
+    p = _start(cmd, log, env)
     t0 = time.time()
     try:
         while not _complete_checkpoints(out):
-            assert p.poll() is None, f'run ended before its first checkpoint:\n{p.stdout.read()[-3000:]}'
-            assert time.time()-t0 < 600, 'no checkpoint within 10 minutes'
+            assert p.poll() is None, f'run ended before its first checkpoint:\n{log.read_text()[-3000:]}'
+            assert time.time()-t0 < 600, f'no checkpoint within 10 minutes:\n{log.read_text()[-3000:]}'
             time.sleep(0.5)
     finally:
         os.killpg(p.pid, signal.SIGKILL); p.wait()
@@ -37,3 +61,4 @@ def test_run_resumes_after_sigkill(tmp_path):
     assert info['steps'] == 12
     summary = json.loads((out/'summary.json').read_text())
     assert summary['stages']['prepare'] == {'skipped': True}
+    assert {'base', 'clone', 'you'} <= summary['stops'].keys() and summary['stops']['clone']['replies'] == summary['style']['held_out']
