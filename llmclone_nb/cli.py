@@ -68,7 +68,8 @@ def _run(a):
 
 def _serve_api(a):
     from llmclone_nb.serve import serve_api
-    serve_api(a.gguf, host=a.host, port=a.port, api_key=a.api_key)
+    serve_api(a.gguf, host=a.host, port=a.port, api_key=a.api_key, api_key_file=a.api_key_file, cors=tuple(a.cors),
+              allow_hosts=tuple(a.allow_host))
 
 def _serve_telegram(a):
     from llmclone_nb.serve import serve_telegram
@@ -132,7 +133,12 @@ def parser()->argparse.ArgumentParser:
     t = ss.add_parser('api', help='an OpenAI-compatible server on llama-cpp-python, model "clone", chat page at /')
     t.add_argument('gguf', help="the clone's GGUF file (chapter 5)")
     t.add_argument('--host', default='127.0.0.1', help='interface to listen on (default: this machine only)')
-    t.add_argument('--port', type=int, default=8000); t.add_argument('--api-key', help='require this bearer key (else 401)')
+    t.add_argument('--port', type=int, default=8000)
+    t.add_argument('--api-key-file', metavar='FILE', help='require the bearer key written in FILE (else 401); or set $LLMCLONE_API_KEY. '
+                   'A key is required when --host is not a loopback address')
+    t.add_argument('--api-key', help='the key itself (other users of this machine can read it in `ps`: prefer the file or the variable)')
+    t.add_argument('--cors', action='append', default=[], metavar='ORIGIN', help='let web pages from ORIGIN (e.g. http://localhost:3000) call the API; repeatable (default: none)')
+    t.add_argument('--allow-host', action='append', default=[], metavar='NAME', help='another name clients reach the server by (Host header), e.g. a LAN name; repeatable')
     t.set_defaults(fn=_serve_api)
     t = ss.add_parser('telegram', help='a Telegram bot that answers as you in allowed chats (token: $TELEGRAM_BOT_TOKEN)')
     t.add_argument('--base-url', required=True, help='OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 or Ollama\'s http://localhost:11434/v1')

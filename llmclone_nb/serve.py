@@ -2,7 +2,7 @@
 
 # %% ../nbs/07_serve.ipynb #dfbee470
 from __future__ import annotations
-import os, re, sys, json, time, queue, socket, sqlite3, asyncio, inspect, logging, threading, contextlib, unicodedata
+import os, re, sys, json, time, queue, socket, sqlite3, asyncio, inspect, logging, secrets, threading, contextlib, ipaddress, unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from .presets import output_root
@@ -11,11 +11,12 @@ from .export import scrub_text, session_samples, prepare
 from .gguf_export import gguf_system, llama_threads
 
 # %% auto #0
-__all__ = ['CLONE', 'HANDLER', 'MAX_TOKENS', 'CHAT_PAGE', 'SESSION_GAP', 'HISTORY_CHARS', 'MODES', 'log', 'DISCLOSURE',
-           'clone_messages', 'clone_prompt', 'read_ahead', 'clone_chat_handler', 'register_handler', 'ServeError',
-           'clone_app', 'serving', 'run_coro', 'serve_api', 'chat_window', 'check_reply', 'split_reply', 'typing_delay',
-           'BotState', 'BotConfig', 'Say', 'CloneBot', 'openai_complete', 'bot_token', 'perform', 'on_update',
-           'telegram_app', 'polling', 'serve_telegram']
+__all__ = ['CLONE', 'HANDLER', 'MAX_TOKENS', 'MAX_BODY', 'API_KEY_ENV', 'CHAT_PAGE', 'SESSION_GAP', 'HISTORY_CHARS',
+           'HISTORY_ROWS', 'MODES', 'log', 'DISCLOSURE', 'clone_messages', 'clone_prompt', 'read_ahead',
+           'clone_chat_handler', 'register_handler', 'request_problem', 'prompt_problem', 'Guard', 'ServeError',
+           'clone_app', 'serving', 'run_coro', 'api_key_from', 'serve_api', 'chat_window', 'check_reply', 'split_reply',
+           'shape_reply', 'whole_lines', 'typing_delay', 'BotState', 'BotConfig', 'Say', 'CloneBot', 'openai_complete',
+           'bot_token', 'perform', 'on_update', 'telegram_app', 'polling', 'serve_telegram']
 
 # %% ../nbs/07_serve.ipynb #274fb176
 CLONE = 'clone'             # the model name the server answers to (`/v1/models`)
@@ -32,6 +33,21 @@ def clone_messages(messages:list)->list:
     roles = {'system': 'system', 'developer': 'system', 'user': 'user', 'assistant': 'assistant'}
     return [{'role': roles[m['role']], 'content': _text(m.get('content'))} for m in messages if m.get('role') in roles]
 
+def _recent(tok, messages:list, room:int)->list:
+    "`messages` from the turn where `room` tokens surely run out: `prompt_ids` then cuts exactly, over a bounded history (linear time)."
+    system = [m for m in messages if m['role']=='system']
+    turns = []   # merged as `prompt_ids` merges them: roles alternate, the first is the other person's
+    for m in messages:
+        if m['role']=='system': continue
+        if turns and turns[-1]['role']==m['role']: turns[-1]['parts'].append(m['content'])
+        elif turns or m['role']=='user': turns.append({'role': m['role'], 'parts': [m['content']]})
+    total, j = 0, 0
+    for j in range(len(turns)-1, -1, -1):
+        total += max(len(tok('\n'.join(turns[j]['parts']))['input_ids'])-2, 0)   # a turn's text alone: never more than in the prompt
+        if total>room: break
+    j -= j%2   # prompt_ids drops whole (user, assistant) pairs: start where it could
+    return system+[{'role': t['role'], 'content': '\n'.join(t['parts'])} for t in turns[j:]]
+
 def clone_prompt(
     llama,                     # the served `llama_cpp.Llama`
     messages:list,             # the request's messages
@@ -41,7 +57,8 @@ def clone_prompt(
     tok = getattr(llama, '_llmclone_tok', None) or GGUFTokenizer(llama)
     llama._llmclone_tok = tok
     room = max(llama.n_ctx()-(max_tokens or MAX_TOKENS), 16)
-    return prompt_ids(tok, clone_messages(messages), gguf_system(llama), max_len=room)
+    return prompt_ids(tok, _recent(tok, clone_messages(messages), room), gguf_system(llama), max_len=room)
+
 
 # %% ../nbs/07_serve.ipynb #bd65249b
 _SAMPLING = ('temperature', 'top_p', 'top_k', 'min_p', 'typical_p', 'seed', 'presence_penalty', 'frequency_penalty',
@@ -103,21 +120,168 @@ def register_handler():
     from llama_cpp.llama_chat_format import LlamaChatCompletionHandlerRegistry
     LlamaChatCompletionHandlerRegistry().register_chat_completion_handler(HANDLER, clone_chat_handler, overwrite=True)
 
+# %% ../nbs/07_serve.ipynb #3529fa95
+MAX_BODY = 1_000_000   # bytes a request body may have (more: 413)
+API_KEY_ENV = 'LLMCLONE_API_KEY'   # where `llmclone serve api` reads the key from when no file is given
+_ROUTES = {('GET', '/'), ('GET', '/v1/models'), ('POST', '/v1/chat/completions'), ('POST', '/v1/completions')}
+_DOCS = {'/docs', '/docs/oauth2-redirect', '/redoc', '/openapi.json'}
+# fields that reach llama.cpp unchecked (a grammar is parsed by native code, a logit bias indexes the vocabulary,
+# logprobs need logits this model does not keep) or that a clone does not do: refused unless neutral
+_NEUTRAL = {'grammar': (None,), 'logit_bias': (None, {}), 'logit_bias_type': (None,), 'logits_processor': (None,),
+            'response_format': (None, {'type': 'text'}), 'tools': (None, []), 'tool_choice': (None, 'none', 'auto'),
+            'functions': (None, []), 'function_call': (None, 'none', 'auto'), 'logprobs': (None, False),
+            'top_logprobs': (None, 0), 'echo': (None, False), 'suffix': (None, ''), 'n': (None, 1), 'best_of': (None, 1)}
+_RANGES = {'temperature': (0, 5), 'top_p': (0, 1), 'min_p': (0, 1), 'typical_p': (0, 1), 'tfs_z': (0, 1),
+           'top_k': (0, 1_000_000), 'repeat_penalty': (0, 10), 'presence_penalty': (-2, 2), 'frequency_penalty': (-2, 2),
+           'seed': (-1, 2**32-1), 'mirostat_mode': (0, 2), 'mirostat_tau': (0, 100), 'mirostat_eta': (0, 1), 'min_tokens': (0, 4096)}
+_INTS = {'top_k', 'seed', 'mirostat_mode', 'min_tokens', 'max_tokens'}
+
+def _number(v, integer=False)->bool: return not isinstance(v, bool) and isinstance(v, int if integer else (int, float))
+
+def request_problem(
+    path:str,     # '/v1/chat/completions' or '/v1/completions'
+    body,         # the parsed JSON body
+    n_ctx:int,    # the model's context window
+)->str|None:
+    "Why a completion request is refused (400): a field that reaches native code unchecked, a value out of range, a malformed field; None if it may pass."
+    if not isinstance(body, dict): return 'the body must be a JSON object'
+    for k, ok in _NEUTRAL.items():
+        if k in body and body[k] not in ok: return f"'{k}' is not accepted by this server"
+    for k, (lo, hi) in {**_RANGES, 'max_tokens': (1, n_ctx-1)}.items():
+        v = body.get(k)
+        if v is not None and not (_number(v, k in _INTS) and lo<=v<=hi): return f"'{k}' must be a number from {lo} to {hi}"
+    stop = body.get('stop')
+    if stop is not None and not (isinstance(stop, str) or (isinstance(stop, list) and len(stop)<=16 and all(isinstance(s, str) for s in stop))):
+        return "'stop' must be a string or a list of at most 16 strings"
+    if path.endswith('chat/completions'):
+        if not (isinstance(body.get('messages'), list) and body['messages']): return "'messages' must be a non-empty list"
+        from llama_cpp.server.types import CreateChatCompletionRequest as Model
+    else:
+        p = body.get('prompt')
+        if not (isinstance(p, str) or (isinstance(p, list) and len(p)==1 and isinstance(p[0], str))): return "'prompt' must be a string"
+        from llama_cpp.server.types import CreateCompletionRequest as Model
+    from pydantic import ValidationError
+    try: Model.model_validate(body)
+    except ValidationError as e:
+        return '; '.join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()[:3])
+    return None
+
+def prompt_problem(
+    llama,        # the served model
+    path:str,     # '/v1/chat/completions' or '/v1/completions'
+    body:dict,    # a body `request_problem` let pass
+)->str|None:
+    "Why the request's prompt and reply cannot fit the context window (400), or None. Tokenizes: call it off the event loop."
+    n = llama.n_ctx()
+    with _owner(llama)[0]:
+        if path.endswith('chat/completions'):
+            mt = body.get('max_tokens') or MAX_TOKENS
+            k, what = len(clone_prompt(llama, body['messages'], mt)), 'the last message and the system prompt take'
+        else:
+            p, mt = body['prompt'], body.get('max_tokens') or 16
+            k, what = len(llama.tokenize((p[0] if isinstance(p, list) else p).encode('utf-8'), add_bos=True, special=True)), 'the prompt takes'
+    if k+mt>n: return f"{what} {k} tokens and the reply up to {mt}: more than the context window of {n} tokens"
+    return None
+
+# %% ../nbs/07_serve.ipynb #449b6eca
+async def _refuse(send, status:int, message:str, headers:tuple=()):
+    "An OpenAI-style error response, written by hand (nothing of the request or the server's files in it)."
+    body = json.dumps({'error': {'message': message, 'type': 'invalid_request_error' if status<500 else 'server_error', 'code': status}}).encode()
+    await send({'type': 'http.response.start', 'status': status,
+                'headers': [(b'content-type', b'application/json'), (b'content-length', str(len(body)).encode()), *headers]})
+    await send({'type': 'http.response.body', 'body': body})
+
+def _plain_5xx(send):
+    "`send` with the body of any 5xx response replaced by a plain sentence: exception texts and paths stay in the server's log."
+    held = {}
+    async def wrapped(m):
+        if m['type']=='http.response.start' and m['status']>=500: held['status'] = m['status']; return
+        if 'status' in held and m['type']=='http.response.body':
+            if not m.get('more_body'): await _refuse(send, held['status'], 'The server failed on this request; its log says why.')
+            return
+        await send(m)
+    return wrapped
+
+def _no_constant(s): raise ValueError(f'{s} is not a JSON number')
+
+class Guard:
+    "ASGI middleware in front of llama-cpp-python's app: our routes only, the key (docs included), a capped well-formed JSON body with checked fields."
+    def __init__(self, app,
+                 api_key:str|None=None,  # the bearer key every route but the chat page needs (None: none)
+                 max_body:int=MAX_BODY,  # request body limit in bytes (413)
+                 llama=None):            # a function returning the served model (for the prompt length)
+        self.app, self.max_body, self.llama = app, max_body, llama
+        self.auth = f'Bearer {api_key}'.encode() if api_key else None
+
+    async def __call__(self, scope, receive, send):
+        if scope['type']!='http': return await self.app(scope, receive, send)
+        method, path, hs = scope['method'], scope['path'], dict(scope['headers'])
+        if not ((method, path) in _ROUTES or (method=='GET' and path in _DOCS)): return await _refuse(send, 404, 'Not found.')
+        if self.auth and path!='/' and not secrets.compare_digest(hs.get(b'authorization', b''), self.auth):
+            return await _refuse(send, 401, 'Invalid API key.', ((b'www-authenticate', b'Bearer'),))
+        if method=='POST':
+            if hs.get(b'content-type', b'').split(b';')[0].strip().lower()!=b'application/json':
+                return await _refuse(send, 415, 'Send the request as Content-Type: application/json.')
+            if not hs.get(b'content-length', b'0').isdigit(): return await _refuse(send, 400, 'Bad Content-Length.')
+            if int(hs.get(b'content-length', b'0'))>self.max_body: return await _refuse(send, 413, f'The body is over {self.max_body} bytes.')
+            body, more = bytearray(), True
+            while more:
+                m = await receive()
+                if m['type']=='http.disconnect': return
+                body += m.get('body', b''); more = m.get('more_body', False)
+                if len(body)>self.max_body: return await _refuse(send, 413, f'The body is over {self.max_body} bytes.')
+            try: data = json.loads(body.decode('utf-8'), parse_constant=_no_constant)
+            except UnicodeDecodeError: return await _refuse(send, 400, 'The body is not UTF-8 text.')
+            except (ValueError, RecursionError): return await _refuse(send, 400, 'The body is not valid JSON.')
+            llama = self.llama()
+            why = request_problem(path, data, llama.n_ctx())
+            if why is None:
+                from starlette.concurrency import run_in_threadpool
+                try: why = await run_in_threadpool(prompt_problem, llama, path, data)
+                except Exception as e: logging.getLogger(__name__).warning('request refused: %s', e); why = 'The messages could not be made into a prompt.'
+            if why: return await _refuse(send, 400, why[0].upper()+why[1:]+'.')
+            raw, done, upstream = json.dumps(data).encode(), [], receive
+            async def replay():
+                if done: return await upstream()   # after the body: whatever comes next (a disconnect)
+                done.append(1); return {'type': 'http.request', 'body': raw, 'more_body': False}
+            scope = {**scope, 'headers': [(k, v) for k, v in scope['headers'] if k!=b'content-length']+[(b'content-length', str(len(raw)).encode())]}
+            receive = replay
+        await self.app(scope, receive, _plain_5xx(send))
+
 # %% ../nbs/07_serve.ipynb #c0ba9ca3
 class ServeError(ValueError):
     "Something the user must fix before the clone can be served (a missing file, token or setting)."
 
+def _loopback(host:str)->bool:
+    "Whether `host` is reachable from this machine only."
+    if host=='localhost': return True
+    try: return ipaddress.ip_address(host).is_loopback
+    except ValueError: return False
+
+def _hosts(host:str, allow_hosts=())->list:
+    "The Host headers the server answers to (DNS rebinding): loopback names on a loopback bind, else the bind address and `allow_hosts`."
+    if _loopback(host): return ['127.0.0.1', 'localhost', '::1', *allow_hosts]
+    if host in ('0.0.0.0', '::', ''): return list(allow_hosts) or ['*']   # every interface: the key guards it (serve_api requires one)
+    return [host, *allow_hosts]
+
 def clone_app(
     gguf_file:str|os.PathLike, # the clone (chapter 5's GGUF), or any chat GGUF
-    api_key:str|None=None,     # if set, requests need `Authorization: Bearer <api_key>` (else 401)
+    api_key:str|None=None,     # if set, requests need `Authorization: Bearer <api_key>` (else 401); the chat page asks for it
     n_ctx:int=2048,            # context window in tokens
     n_threads:int|None=None,   # CPU threads (default: one per GB of model, at most all cores)
+    host:str='127.0.0.1',      # the address the server binds: requests must name it (or `allow_hosts`) in their Host header
+    allow_hosts:tuple=(),      # more host names the server answers to (a LAN name, a tunnel)
+    cors:tuple=(),             # web origins whose pages may call the API (default: none)
+    max_body:int=MAX_BODY,     # request body limit in bytes
     **model_settings,          # anything else for llama-cpp-python's `ModelSettings`
 ):
-    "llama-cpp-python's OpenAI-compatible app serving `gguf_file` as model `clone`, prompts by `prompt_ids`, the chat page at `/`."
+    "llama-cpp-python's OpenAI-compatible app serving `gguf_file` as model `clone`, prompts by `prompt_ids`, the chat page at `/`, behind `Guard`."
     try:
         from llama_cpp.server.app import create_app
+        from llama_cpp.server import app as srv
         from llama_cpp.server.settings import ModelSettings, ServerSettings
+        from starlette.middleware.cors import CORSMiddleware
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
     except ImportError as e: raise ServeError(f"The server needs llama-cpp-python's server extra: pip install 'llmclone_nb[serve]' ({e}).") from e
     if not Path(gguf_file).is_file(): raise FileNotFoundError(f"{gguf_file}: no such GGUF file; chapter 5 (`llmclone export`) writes one.")
     register_handler()
@@ -127,7 +291,12 @@ def clone_app(
     app = create_app(server_settings=ServerSettings(api_key=api_key, interrupt_requests=False), model_settings=[ms])
     from fastapi.responses import HTMLResponse
     app.add_api_route('/', lambda: HTMLResponse(CHAT_PAGE), methods=['GET'], include_in_schema=False)
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not CORSMiddleware]   # the library's: every origin, with credentials
+    app.add_middleware(Guard, api_key=api_key, max_body=max_body, llama=lambda: srv._llama_proxy(CLONE))
+    if cors: app.add_middleware(CORSMiddleware, allow_origins=list(cors), allow_methods=['GET', 'POST'], allow_headers=['Authorization', 'Content-Type'])
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=_hosts(host, allow_hosts))
     return app
+
 
 # %% ../nbs/07_serve.ipynb #91303cec
 @contextlib.contextmanager
@@ -162,20 +331,38 @@ def run_coro(coro, timeout:float|None=None):
     if 'error' in box: raise box['error']
     return box.get('value')
 
+def api_key_from(
+    api_key:str|None=None,                 # the key itself (visible to every user of this machine in `ps` when typed on a command line)
+    key_file:str|os.PathLike|None=None,    # a file whose first line is the key
+)->str|None:
+    "The API key: `api_key`, else the first line of `key_file`, else `$LLMCLONE_API_KEY`, else None."
+    if api_key: return api_key
+    if key_file:
+        p = Path(key_file)
+        if not p.is_file(): raise ServeError(f"{p}: no such key file; write the key into it (one line).")
+        k = (p.read_text(encoding='utf-8').splitlines() or [''])[0].strip()
+        if not k: raise ServeError(f"{p}: the key file is empty.")
+        return k
+    return os.environ.get(API_KEY_ENV) or None
+
 def serve_api(
     gguf_file:str|os.PathLike, # the clone's GGUF
-    host:str='127.0.0.1',      # 127.0.0.1: this machine only; 0.0.0.0: every interface (set an api_key)
+    host:str='127.0.0.1',      # 127.0.0.1: this machine only; anything else needs a key
     port:int=8000,             # TCP port
-    api_key:str|None=None,     # require this bearer key
-    **kw,                      # for `clone_app`
+    api_key:str|None=None,     # require this bearer key (see `api_key_from` for the other ways to give it)
+    api_key_file:str|os.PathLike|None=None, # or read it from this file
+    **kw,                      # for `clone_app`: cors, allow_hosts, n_ctx...
 ):
-    "`llmclone serve api`: serve the clone in the foreground (Ctrl-C stops it)."
+    "`llmclone serve api`: serve the clone in the foreground (Ctrl-C stops it). Beyond loopback only with a key."
     import uvicorn
-    if host not in ('127.0.0.1', 'localhost', '::1') and not api_key:
-        print(f"warning: listening on {host} without --api-key: anyone who reaches this port can use the clone", file=sys.stderr)
-    app = clone_app(gguf_file, api_key=api_key, **kw)
-    print(f"The clone {Path(gguf_file).name} is model '{CLONE}' at http://{host}:{port}/v1 — chat page: http://{host}:{port}/", flush=True)
+    key = api_key_from(api_key, api_key_file)
+    if not _loopback(host) and not key:
+        raise ServeError(f"--host {host} lets other machines reach the clone: give it a key (${API_KEY_ENV}, --api-key-file FILE or --api-key).")
+    app = clone_app(gguf_file, api_key=key, host=host, **kw)
+    print(f"The clone {Path(gguf_file).name} is model '{CLONE}' at http://{host}:{port}/v1 — chat page: http://{host}:{port}/"
+          +(' (key required)' if key else ''), flush=True)
     uvicorn.run(app, host=host, port=port, log_level='warning')
+
 
 # %% ../nbs/07_serve.ipynb #47c4340b
 CHAT_PAGE = r'''<!doctype html>
@@ -235,6 +422,16 @@ form.addEventListener('submit', async (e) => {
 _PREP = inspect.signature(prepare).parameters
 SESSION_GAP, HISTORY_CHARS = _PREP['session_gap'].default, _PREP['max_chars'].default
 
+HISTORY_ROWS = 400   # messages the bot keeps of a chat (the newest); characters: at most 2 * HISTORY_CHARS
+
+def _tail(rows:list, max_chars:int)->list:
+    "The newest `rows` that hold more text than any window of `max_chars` can use: what is older can never reach the prompt."
+    total = 0
+    for k in range(len(rows)-1, -1, -1):
+        total += len(rows[k][3])+1
+        if total>max(max_chars, 200)+64: return rows[k:]   # (a long last turn keeps its last 200 characters at least)
+    return rows
+
 def chat_window(
     rows:list,                       # [(unix_time, role, label, text), ...] of one chat, oldest first
     group:bool=False,                # a group chat: other speakers keep their labels
@@ -246,12 +443,13 @@ def chat_window(
     i = len(rows)-1
     while i>0 and rows[i][0]-rows[i-1][0]<=gap: i -= 1
     turns = []
-    for _, role, label, text in rows[i:]:
+    for _, role, label, text in _tail(rows[i:], max_chars):
         own = role=='assistant'
-        if turns and turns[-1][0]==own and turns[-1][1]==label: turns[-1][2] += '\n'+text
-        else: turns.append([own, label, text])
+        if turns and turns[-1][0]==own and turns[-1][1]==label: turns[-1][2].append(text)
+        else: turns.append([own, label, [text]])
     if not turns or turns[-1][0]: return []
-    return session_samples([tuple(t) for t in turns]+[(True, None, '')], group, max_chars)[-1][:-1]
+    return session_samples([(o, l, '\n'.join(t)) for o, l, t in turns]+[(True, None, '')], group, max_chars)[-1][:-1]
+
 
 # %% ../nbs/07_serve.ipynb #6dc3472b
 _BIDI = set('\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069')
@@ -274,6 +472,30 @@ def split_reply(text:str)->list:
     "A reply as the messages to send: one per non-empty line."
     return [l.strip() for l in text.splitlines() if l.strip()]
 
+def shape_reply(
+    text:str,              # the model's reply
+    max_messages:int=3,    # at most this many messages
+    max_chars:int=400,     # and this many characters in all
+)->list:
+    "A reply as the messages to send, never a loop: one per line, a line said again right after itself dropped, then capped."
+    out, total = [], 0
+    for l in split_reply(text):
+        if out and l.casefold()==out[-1].casefold(): continue   # 'да)' / 'да)' / 'да)': said once
+        if len(out)==max_messages: break
+        if total+len(l)>max_chars:
+            if not out: out.append(l[:max_chars].rsplit(' ', 1)[0] if ' ' in l[:max_chars] else l[:max_chars])   # one long line: up to a word
+            break
+        out.append(l); total += len(l)
+    return out
+
+def whole_lines(
+    text:str,    # a reply
+    cut:bool,    # it ended at the token budget, not by itself
+)->str:
+    "A reply cut at the token budget without its last, unfinished line (kept when it is the only one)."
+    if not cut or text.endswith('\n') or '\n' not in text.strip(): return text
+    return text[:text.rstrip().rindex('\n')]
+
 def typing_delay(
     text:str,                 # the message about to be sent
     per_char:float=0.04,      # seconds of "typing" per character
@@ -291,6 +513,8 @@ CREATE TABLE IF NOT EXISTS labels(chat_id INTEGER, user_id INTEGER, label TEXT, 
 CREATE TABLE IF NOT EXISTS replies(chat_id INTEGER NOT NULL, ts REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS drafts(id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, text TEXT NOT NULL, business TEXT, status TEXT NOT NULL DEFAULT 'pending');
 CREATE TABLE IF NOT EXISTS kv(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS updates(update_id INTEGER PRIMARY KEY);
+CREATE INDEX IF NOT EXISTS messages_chat ON messages(chat_id, id);
 '''
 
 class BotState:
@@ -327,7 +551,17 @@ class BotState:
         last = self.q('SELECT MAX(ts) FROM messages WHERE chat_id=?', chat_id)[0][0]
         if last is not None and now-last>gap: self.forget(chat_id)   # a new session: the old one is not kept
         self.q('INSERT INTO messages(chat_id, ts, role, label, content) VALUES(?,?,?,?,?)', chat_id, now, role, label, text)
-    def history(self, chat_id)->list: return self.q('SELECT ts, role, label, content FROM messages WHERE chat_id=? ORDER BY id', chat_id)
+        self.trim(chat_id)
+    def trim(self, chat_id, rows=HISTORY_ROWS, chars=2*HISTORY_CHARS):
+        "Keep the newest `rows` messages of a chat, and of them no more than needed to hold `chars` characters."
+        with self.lock:
+            total, keep = 0, None
+            for i, k in self.db.execute('SELECT id, length(content) FROM messages WHERE chat_id=? ORDER BY id DESC LIMIT ?', (chat_id, rows)):
+                total += k+1; keep = i
+                if total>chars: break
+            if keep is not None: self.db.execute('DELETE FROM messages WHERE chat_id=? AND id<?', (chat_id, keep))
+    def history(self, chat_id, rows=HISTORY_ROWS)->list:
+        return self.q('SELECT ts, role, label, content FROM messages WHERE chat_id=? ORDER BY id DESC LIMIT ?', chat_id, rows)[::-1]
     def forget(self, chat_id): self.q('DELETE FROM messages WHERE chat_id=?', chat_id)
     # replies, drafts
     def replied(self, chat_id, now): self.q('INSERT INTO replies VALUES(?,?)', chat_id, now); self.q('DELETE FROM replies WHERE ts<?', now-86400)
@@ -340,6 +574,16 @@ class BotState:
         r = self.q('SELECT id, chat_id, text, business, status FROM drafts WHERE id=?', draft_id)
         return dict(zip(('id', 'chat_id', 'text', 'business', 'status'), r[0])) if r else None
     def close_draft(self, draft_id, status): self.q('UPDATE drafts SET status=? WHERE id=?', status, draft_id)
+    def owner_spoke(self, chat_id, now):
+        "The owner wrote in the chat: remember when, and mark the chat's waiting drafts stale."
+        self.set(f'owner:{chat_id}', now); self.q("UPDATE drafts SET status='stale' WHERE chat_id=? AND status='pending'", chat_id)
+    # updates
+    def first_time(self, update_id:int)->bool:
+        "Record a Telegram update id; False when it was recorded before (a redelivery)."
+        with self.lock:
+            if self.db.execute('INSERT OR IGNORE INTO updates VALUES(?)', (update_id,)).rowcount==0: return False
+            self.db.execute('DELETE FROM updates WHERE update_id<?', (update_id-100_000,))
+        return True
 
 # %% ../nbs/07_serve.ipynb #c1bff814
 log = logging.getLogger('llmclone_nb.serve')
@@ -355,6 +599,8 @@ class BotConfig:
     in_row:int=8                         # replies in one chat without a quiet pause of `row_gap`
     row_gap:float=600                    # seconds of quiet that end a run of replies
     max_chars:int=1000                   # longer replies go to draft
+    max_messages:int=3                   # a reply is sent as at most this many messages (one per line, repeats dropped)
+    reply_chars:int=400                  # ... and at most this many characters
     per_char:float=0.04                  # typing delay per character (0: none)
     disclosure:str=DISCLOSURE            # sent before the first auto reply in a chat ('' for none)
     log:bool=False                       # log message texts (off: only chat ids and decisions)
@@ -372,7 +618,7 @@ class CloneBot:
     "The bot's rules over `BotState`: who is answered, how, and what is sent; `complete(messages)` is the model."
     def __init__(self, cfg:BotConfig, state:BotState, complete=None):
         if cfg.mode not in MODES: raise ServeError(f"mode={cfg.mode!r}: use one of {MODES}.")
-        self.cfg, self.state, self.complete = cfg, state, complete
+        self.cfg, self.state, self.complete, self._sending = cfg, state, complete, {}
         for c in cfg.allow:
             if not state.chat(int(c))['allowed']: state.update_chat(int(c), allowed=1)
 
@@ -399,6 +645,7 @@ class CloneBot:
         own = user_id==self.cfg.owner
         label = self.state.label(chat_id, user_id) if group and not own else None
         self.state.remember(chat_id, 'assistant' if own else 'user', text, label, now)
+        if own: self.state.owner_spoke(chat_id, now)   # replies and drafts written before this are stale
         if self.cfg.log: log.info('chat %s: %s', chat_id, text)
         mode = self.mode(chat_id, business)
         if own or mode=='off' or not addressed: return None
@@ -407,11 +654,21 @@ class CloneBot:
         self.state.replied(chat_id, now)
         return mode
 
+    def answered(self, chat_id:int, since:float)->bool:
+        "Whether the owner wrote in the chat after `since` (the time of the message a reply is for)."
+        return float(self.state.get(f'owner:{chat_id}') or 0)>since
+
+    def sending(self, chat_id:int)->asyncio.Lock:
+        "The lock that keeps two replies in one chat from interleaving their messages."
+        return self._sending.setdefault(chat_id, asyncio.Lock())
+
     async def reply(self, chat_id:int, group:bool=False)->str:
         "The model's reply to the chat's memory window."
         return await self.complete(chat_window(self.state.history(chat_id), group))
 
     def _post(self, chat_id, text, business=None, now=None)->list:
+        if business and self.state.get(f'business:{business}')!='on':   # disconnected, or no right to reply, since
+            log.info('chat %s: not sent (the business connection is off or may not reply)', chat_id); return []
         self.state.remember(chat_id, 'assistant', text, now=now)
         return [Say(chat_id, p, typing_delay(p, self.cfg.per_char), business) for p in split_reply(text)]
 
@@ -420,9 +677,13 @@ class CloneBot:
         head = f"Draft #{d} for chat {chat_id}" + (f" — held: {', '.join(why)}" if why else '') + ':'
         return [Say(self.cfg.owner, f"{head}\n\n{text}", buttons=[('Send', f'send:{d}'), ('Edit', f'edit:{d}'), ('Skip', f'skip:{d}')])]
 
-    def route(self, chat_id:int, mode:str, text:str, business:str|None=None, now=None)->list:
+    def route(self, chat_id:int, mode:str, text:str, business:str|None=None, now=None,
+              since:float|None=None)->list: # the time of the message `text` answers: nothing if the owner wrote after it
         "What to send for the model's reply `text`: the reply itself (auto), or a draft for the owner (draft, or a tripped filter)."
-        text = text.strip()
+        if since is not None and self.answered(chat_id, since):
+            log.info('chat %s: not answered (you wrote there first)', chat_id); return []
+        if self.state.get('paused'): log.info('chat %s: not answered (paused)', chat_id); return []
+        text = '\n'.join(shape_reply(text, self.cfg.max_messages, self.cfg.reply_chars))
         if why := check_reply(text, self.cfg.max_chars):
             log.info('chat %s: reply held for the owner (%s)', chat_id, ', '.join(why)); return self._draft(chat_id, text, business, why)
         if mode!='auto': return self._draft(chat_id, text, business)
@@ -437,6 +698,8 @@ class CloneBot:
         if user_id!=self.cfg.owner: return []
         act, _, n = data.partition(':')
         d = self.state.draft(int(n)) if n.isdigit() else None
+        if d is not None and d['status']=='stale' and act in ('send', 'edit'):
+            return [Say(self.cfg.owner, f"Draft #{d['id']} is stale: you wrote in chat {d['chat_id']} after it was made. Nothing was sent.")]
         if d is None or d['status']!='pending': return []
         if act=='send': self.state.close_draft(d['id'], 'sent'); return self._post(d['chat_id'], d['text'], d['business'], now)
         if act=='skip': self.state.close_draft(d['id'], 'skipped'); return []
@@ -477,9 +740,9 @@ class CloneBot:
             self.state.update_chat(target, mode=m); return reply(f'Chat {target}: {m}.')
         if cmd=='/pause': self.state.set('paused', 1); return reply('Paused: no replies until /resume.')
         if cmd=='/resume': self.state.set('paused', None); return reply('Resumed.')
-        if cmd=='/status':
+        if cmd=='/status':   # to the owner's private chat only: a group must not learn the other chats
             rows = [f"{c}: {'allowed' if a else 'denied'}, {m or self.cfg.mode}" for c, a, m, _ in self.state.chats()]
-            return reply(('Paused. ' if self.state.get('paused') else '')+'Chats:\n'+('\n'.join(rows) or '(none)'))
+            return [Say(self.cfg.owner, ('Paused. ' if self.state.get('paused') else '')+'Chats:\n'+('\n'.join(rows) or '(none)'))]
         return []
 
 # %% ../nbs/07_serve.ipynb #7357ffa6
@@ -497,7 +760,8 @@ def openai_complete(
     async def complete(messages:list)->str:
         r = await client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens, top_p=GENERATION.top_p,
             temperature=GENERATION.temperature if temperature is None else temperature)
-        return r.choices[0].message.content or ''
+        c = r.choices[0]
+        return whole_lines(c.message.content or '', c.finish_reason=='length')   # cut at max_tokens: only whole messages
     return complete
 
 # %% ../nbs/07_serve.ipynb #6d61ff2b
@@ -519,6 +783,11 @@ def _addressed(m, me)->bool:
     r = m.reply_to_message
     return bool((r and r.from_user and r.from_user.id==me.id) or (me.username and f'@{me.username.lower()}' in (m.text or '').lower()))
 
+def _can_reply(c)->bool:
+    "Whether a business connection lets the bot reply: `rights.can_reply` (Bot API 9), else the older `can_reply`."
+    if c.rights is not None: return bool(c.rights.can_reply)
+    return bool(c.api_kwargs.get('can_reply', False))
+
 async def perform(tg, says:list):
     "Send `Say` actions with a python-telegram-bot `Bot`: typing, the pause, the message (with buttons for drafts)."
     from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -532,31 +801,41 @@ async def on_update(core:CloneBot, update, context):
     "One python-telegram-bot handler for every update: callback queries, business connections, messages."
     tg = context.bot
     try:
+        if not core.state.first_time(update.update_id): return log.info('update %s: seen before, ignored', update.update_id)
         if (q := update.callback_query):
             await q.answer(); return await perform(tg, core.callback(q.from_user.id, q.data or ''))
-        if (c := update.business_connection): return core.business_connection(c.id, c.user.id, c.is_enabled)
+        if (c := update.business_connection): return core.business_connection(c.id, c.user.id, c.is_enabled and _can_reply(c))
         m = update.business_message or update.message
         if m is None or not m.text or m.from_user is None: return
         biz = m.business_connection_id if update.business_message else None
         if m.text.startswith('/') and not biz: return await perform(tg, core.command(m.from_user.id, m.chat.id, m.text))
         if m.chat.id==core.cfg.owner and not biz: return await perform(tg, core.owner_text(m.text))
         group = m.chat.type in ('group', 'supergroup')
+        now = time.time()
         mode = core.admit(m.chat.id, m.from_user.id, m.text, group=group, business=biz,
-                          addressed=not group or _addressed(m, tg))
+                          addressed=not group or _addressed(m, tg), now=now)
         if not mode: return
         await tg.send_chat_action(m.chat.id, 'typing', business_connection_id=biz)
-        await perform(tg, core.route(m.chat.id, mode, await core.reply(m.chat.id, group), business=biz))
+        text = await core.reply(m.chat.id, group)   # meanwhile other updates run: the owner's reply, a /pause
+        async with core.sending(m.chat.id): await perform(tg, core.route(m.chat.id, mode, text, business=biz, since=now))
     except Exception: log.exception('update %s failed (nothing was sent to the chat)', update.update_id)
 
 def telegram_app(
     token:str,                 # the bot token from @BotFather
     core:CloneBot,             # the rules
     base_url:str|None=None,    # Bot API base URL, the token is appended (default: https://api.telegram.org/bot)
+    revoked=None,              # called when Telegram stops accepting the token while polling (401/404)
 ):
     "A python-telegram-bot `Application` whose only handler hands every update to `core`."
     from telegram import Update
     from telegram.ext import Application, TypeHandler
-    b = Application.builder().token(token)
+    from telegram.request import HTTPXRequest
+    class Polls(HTTPXRequest):   # getUpdates, watched: python-telegram-bot's polling just stops on a revoked token
+        async def do_request(self, *a, **kw):
+            code, payload = await super().do_request(*a, **kw)
+            if code in (401, 404) and revoked: revoked()
+            return code, payload
+    b = Application.builder().token(token).concurrent_updates(8).get_updates_request(Polls())   # an owner's command is not stuck behind replies
     if base_url: b = b.base_url(base_url)
     app = b.build()
     app.add_handler(TypeHandler(Update, lambda u, c: on_update(core, u, c)))
@@ -583,12 +862,21 @@ def serve_telegram(
     state:str|os.PathLike|None=None, # the SQLite file (default: serve.sqlite in the output folder)
     log_messages:bool=False,         # also log message texts
 ):
-    "`llmclone serve telegram`: run the bot in the foreground until Ctrl-C."
-    from telegram import Update
+    "`llmclone serve telegram`: run the bot in the foreground until Ctrl-C; a refused or revoked token ends it with an error."
+    from telegram.error import InvalidToken
     token = bot_token()
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(name)s %(message)s')
     for noisy in ('httpx', 'telegram', 'apscheduler'): logging.getLogger(noisy).setLevel(logging.WARNING)  # URLs hold the token
+    logging.getLogger('telegram.ext').setLevel(logging.CRITICAL)   # its "Invalid token" traceback: we say it in one line below
     core = CloneBot(BotConfig(owner=owner, allow=tuple(allow), mode=mode, log=log_messages),
                     BotState(state or output_root()/'serve.sqlite'), openai_complete(base_url, model, api_key))
-    print(f"Bot running: model '{model}' at {base_url}, state in {core.state.path}. Ctrl-C stops it.", flush=True)
-    telegram_app(token, core, telegram_api).run_polling(allowed_updates=Update.ALL_TYPES)
+    lost = asyncio.Event()
+    async def main():
+        async with polling(telegram_app(token, core, telegram_api, revoked=lost.set)):
+            print(f"Bot running: model '{model}' at {base_url}, state in {core.state.path}. Ctrl-C stops it.", flush=True)
+            await lost.wait()
+    fix = "create a new token with @BotFather (/token) and set TELEGRAM_BOT_TOKEN to it"
+    try: asyncio.run(main())
+    except InvalidToken: raise ServeError(f"Telegram refused the bot token: {fix}.") from None
+    raise ServeError(f"Telegram stopped accepting the bot token (revoked?): {fix}.")
+

@@ -15,6 +15,7 @@ class FakeBotAPI:
     "Enough of the Bot API for python-telegram-bot: updates we queue come out of getUpdates; every other call is recorded."
     def __init__(self):
         self.updates, self.calls, self.lock, self.ids, self.uids = [], [], threading.Lock(), itertools.count(1), itertools.count(1)
+        self.revoked, self.polls = False, 0
         api = self
         class H(BaseHTTPRequestHandler):
             def log_message(self, *a): pass
@@ -23,9 +24,10 @@ class FakeBotAPI:
                 if 'json' in (self.headers.get('Content-Type') or ''): p = json.loads(raw or '{}')
                 else: p = {k: (json.loads(v[0]) if k in _JSON else v[0]) for k, v in urllib.parse.parse_qs(raw).items()}
                 token, _, method = self.path.strip('/').rpartition('/')
-                body = json.dumps({'ok': True, 'result': api.answer(method, p)} if token == 'bot'+TOKEN
+                ok = token == 'bot'+TOKEN and not api.revoked                  # as Telegram: HTTP 401 for a token it does not know
+                body = json.dumps({'ok': True, 'result': api.answer(method, p)} if ok
                                   else {'ok': False, 'error_code': 401, 'description': 'Unauthorized'}).encode()
-                self.send_response(200); self.send_header('Content-Type', 'application/json')
+                self.send_response(200 if ok else 401); self.send_header('Content-Type', 'application/json')
                 self.send_header('Content-Length', str(len(body))); self.end_headers()
                 try: self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError): pass   # a long poll the stopping bot walked away from
@@ -36,6 +38,7 @@ class FakeBotAPI:
     def answer(self, method, p):
         if method == 'getMe': return ME
         if method == 'getUpdates':
+            self.polls += 1
             with self.lock: self.updates = [u for u in self.updates if u['update_id'] >= int(p.get('offset') or 0)]   # confirmed
             end = time.monotonic() + min(float(p.get('timeout') or 0), 1.0)
             while True:
@@ -48,8 +51,8 @@ class FakeBotAPI:
                     'from': ME, 'text': p.get('text', '')}
         return True
 
-    def push(self, **update):
-        with self.lock: self.updates.append({'update_id': next(self.uids), **update})
+    def push(self, update_id=None, **update):
+        with self.lock: self.updates.append({'update_id': update_id or next(self.uids), **update})
 
     def sent(self, method='sendMessage', chat=None):
         with self.lock: return [p for m, p in self.calls if m == method and (chat is None or p.get('chat_id') == chat)]
@@ -153,7 +156,7 @@ def test_group_answers_only_when_mentioned(api, model_url, tmp_path):
 
 def test_business_message_goes_to_draft_then_out_as_the_owner(api, model_url, tmp_path):
     conn = lambda user: {'id': f'bc{user}', 'user': {'id': user, 'is_bot': False, 'first_name': 'o'}, 'user_chat_id': user,
-                         'date': int(time.time()), 'is_enabled': True}
+                         'date': int(time.time()), 'is_enabled': True, 'rights': {'can_reply': True}}
     async def body(api):
         api.push(business_connection=conn(STRANGER))                          # someone else's account: refused
         api.push(business_message=msg(FRIEND, FRIEND, 'привет', business_connection_id=f'bc{STRANGER}'))
@@ -235,3 +238,168 @@ def test_writes_survive_a_kill(tmp_path):
     s = BotState(tmp_path/'s.sqlite')
     assert s.chat(FRIEND) == {'allowed': 1, 'mode': 'auto', 'disclosed': 0} and s.get('paused') == '1'
     assert [r[3] for r in s.history(FRIEND)] == ['привет']
+
+# --- a stranger can neither crash nor steer the bot; the owner's word comes first; no loops are sent -----------------
+
+BIZ = f'bc{OWNER}'
+
+def conn(user, enabled=True, can_reply=True):
+    return {'id': f'bc{user}', 'user': {'id': user, 'is_bot': False, 'first_name': 'o'}, 'user_chat_id': user,
+            'date': int(time.time()), 'is_enabled': enabled, 'rights': {'can_reply': can_reply}}
+
+def press(api, data, user=OWNER):
+    api.push(callback_query={'id': data, 'from': {'id': user, 'is_bot': False, 'first_name': 'o'}, 'chat_instance': '1', 'data': data})
+
+def slow(seconds, done=None, text='ну ок)'):
+    "A model that takes `seconds` to say `text` (the tiny random model's words may trip the output filter); `done` gets a mark then."
+    def wrap(complete):
+        async def later(messages):
+            await asyncio.sleep(seconds)
+            if done is not None: done.append(text)
+            return text
+        return later
+    return wrap
+
+def test_owner_who_answered_first_is_not_answered_again(api, model_url, tmp_path):
+    """Auto mode in the owner's Business chat: the owner answers while the clone is still writing, so the clone's reply is
+    not sent; a message the owner leaves alone is answered. Planted defect: updates handled one at a time or no check before
+    sending (the reply was posted 0.3 s after the owner's own)."""
+    async def body(api):
+        api.push(business_connection=conn(OWNER)); await asyncio.sleep(0.5)
+        api.push(message=msg(OWNER, OWNER, f'/mode {FRIEND} auto'))
+        await until(lambda: api.sent(chat=OWNER), 'the mode confirmed')
+        api.push(business_message=msg(FRIEND, FRIEND, 'ты дома?', business_connection_id=BIZ))
+        await until(lambda: api.sent('sendChatAction', FRIEND), 'the clone starts writing')
+        api.push(business_message=msg(FRIEND, OWNER, 'да, дома', business_connection_id=BIZ))   # the owner, in his own chat
+        await asyncio.sleep(4.0)                                                # the model takes 2 s
+        assert api.sent(chat=FRIEND) == []
+        api.push(business_message=msg(FRIEND, FRIEND, 'ок, зайду', business_connection_id=BIZ))
+        out = await until(lambda: api.sent(chat=FRIEND), 'the reply to a message the owner left alone')
+        assert all(p.get('business_connection_id') == BIZ for p in out)
+    run(api, model_url, tmp_path/'s.sqlite', body, wrap=slow(2), disclosure='')
+
+def test_draft_goes_stale_when_the_owner_answers(api, model_url, tmp_path):
+    "Planted defect: drafts stay 'pending' after the owner wrote in the chat, so Send posts a reply to a settled question."
+    async def body(api):
+        api.push(business_connection=conn(OWNER)); await asyncio.sleep(0.5)
+        api.push(business_message=msg(FRIEND, FRIEND, 'го в кино?', business_connection_id=BIZ))
+        d = (await until(lambda: api.sent(chat=OWNER), 'the draft'))[0]
+        api.push(business_message=msg(FRIEND, OWNER, 'не, занят', business_connection_id=BIZ)); await asyncio.sleep(0.5)
+        press(api, d['reply_markup']['inline_keyboard'][0][0]['callback_data'])
+        await until(lambda: [p for p in api.sent(chat=OWNER) if 'stale' in p['text']], 'the note that the draft is stale')
+        await asyncio.sleep(0.5)
+        assert api.sent(chat=FRIEND) == []
+    run(api, model_url, tmp_path/'s.sqlite', body)
+
+def test_pause_is_handled_before_a_queued_reply(api, model_url, tmp_path):
+    """/pause is confirmed while a reply is still being written, and that reply is then not sent.
+    Planted defect: updates one at a time (/pause waited 14-19 s behind the replies, which went out)."""
+    done = []
+    async def body(api):
+        api.push(message=msg(FRIEND, FRIEND, 'привет'))
+        await until(lambda: api.sent('sendChatAction', FRIEND), 'the clone starts writing')
+        api.push(message=msg(OWNER, OWNER, '/pause'))
+        await until(lambda: any('Paused' in p['text'] for p in api.sent(chat=OWNER)), '/pause confirmed')
+        assert done == [], 'the pause waited for the reply'
+        await until(lambda: done, 'the model finishing'); await asyncio.sleep(1.0)
+        assert api.sent(chat=FRIEND) == []
+    run(api, model_url, tmp_path/'s.sqlite', body, wrap=slow(5, done), allow=(FRIEND,), mode='auto', disclosure='')
+
+def test_a_redelivered_update_is_not_answered_twice(api, model_url, tmp_path):
+    "Telegram delivers an update again after a restart: one answer. Planted defect: no record of handled update ids."
+    db, u = tmp_path/'s.sqlite', msg(FRIEND, FRIEND, 'привет')
+    async def first(api):
+        api.push(update_id=500, message=u)
+        await until(lambda: api.sent(chat=FRIEND), 'the reply')
+    run(api, model_url, db, first, allow=(FRIEND,), mode='auto', disclosure='', per_char=0)
+    with api.lock: api.updates.clear()
+    async def second(api):
+        api.push(update_id=500, message=u)                                   # the same update, again
+        api.push(update_id=501, message=msg(FRIEND, FRIEND, 'ну?'))
+        await until(lambda: len(api.sent('sendChatAction', FRIEND)) >= 2, 'the answer to the new message')
+        await asyncio.sleep(1.5)
+    run(api, model_url, db, second, allow=(FRIEND,), mode='auto', disclosure='', per_char=0)
+    assert len(api.sent('sendChatAction', FRIEND)) == 2                      # one per message answered: 500 once, 501 once
+
+def test_business_connection_without_the_right_to_reply(api, model_url, tmp_path):
+    """A connection whose rights say it may not reply is not used, and taking the right away stops a draft's Send.
+    Planted defect: `can_reply` ignored (the bot answered, or Send posted, through a connection that may not reply)."""
+    async def body(api):
+        api.push(business_connection=conn(OWNER, can_reply=False)); await asyncio.sleep(0.5)
+        api.push(business_message=msg(FRIEND, FRIEND, 'привет', business_connection_id=BIZ))
+        await asyncio.sleep(1.5); assert api.sent() == []
+        api.push(business_connection=conn(OWNER)); await asyncio.sleep(0.5)
+        api.push(business_message=msg(FRIEND, FRIEND, 'привет?', business_connection_id=BIZ))
+        d = (await until(lambda: api.sent(chat=OWNER), 'the draft'))[0]
+        api.push(business_connection=conn(OWNER, can_reply=False)); await asyncio.sleep(0.5)
+        press(api, d['reply_markup']['inline_keyboard'][0][0]['callback_data'])
+        await asyncio.sleep(1.5)
+        assert api.sent(chat=FRIEND) == []
+    run(api, model_url, tmp_path/'s.sqlite', body)
+
+class FakeModel:
+    "An OpenAI-compatible chat endpoint that always says `content`, ending with `finish_reason`."
+    def __init__(self, content, finish_reason):
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a): pass
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                body = json.dumps({'id': 'x', 'object': 'chat.completion', 'created': 0, 'model': 'clone',
+                                   'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': content}, 'finish_reason': finish_reason}],
+                                   'usage': {'prompt_tokens': 1, 'completion_tokens': 1, 'total_tokens': 2}}).encode()
+                self.send_response(200); self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)
+        self.http = ThreadingHTTPServer(('127.0.0.1', 0), H)
+        self.url = f'http://127.0.0.1:{self.http.server_address[1]}/v1'
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+    def close(self): self.http.shutdown(); self.http.server_close()
+
+@pytest.mark.parametrize('content,finish,want', [
+    ('да)\n' * 12 + 'почему)\n' * 7 + 'по', 'length', ['да)', 'почему)']),            # issue 26's loop, cut at the budget
+    ('\n'.join(f'сообщение {i}' for i in range(10)), 'stop', ['сообщение 0', 'сообщение 1', 'сообщение 2']),
+    ('ок\nщас буду', 'stop', ['ок', 'щас буду']),
+    ('слово ' * 200, 'length', [('слово ' * 200)[:400].rsplit(' ', 1)[0]])])
+def test_the_bot_never_sends_a_loop(api, tmp_path, content, finish, want):
+    """A looping or endless model reply, through the fake Bot API: exactly these messages reach the chat — repeated lines
+    once, at most `max_messages` (3) and `reply_chars` (400), a cut reply without its unfinished last line.
+    Planted defect: one message per line as before (19 messages for the loop)."""
+    model = FakeModel(content, finish)
+    try:
+        core = CloneBot(BotConfig(owner=OWNER, allow=(FRIEND,), mode='auto', disclosure='', per_char=0), BotState(tmp_path/'s.sqlite'),
+                        openai_complete(model.url, max_tokens=64, timeout=30))
+        async def main():
+            async with polling(telegram_app(TOKEN, core, base_url=api.url), poll_timeout=1):
+                api.push(message=msg(FRIEND, FRIEND, 'почему?'))
+                await until(lambda: api.sent(chat=FRIEND), 'the reply'); await asyncio.sleep(1.0)
+        asyncio.run(main()); core.state.close()
+    finally: model.close()
+    assert [p['text'] for p in api.sent(chat=FRIEND)] == want
+
+def _bot_process(api, token, tmp_path):
+    import os, sys, subprocess
+    from pathlib import Path
+    env = {**os.environ, 'TELEGRAM_BOT_TOKEN': token}
+    return subprocess.Popen([str(Path(sys.executable).parent/'llmclone'), 'serve', 'telegram', '--base-url', 'http://127.0.0.1:9/v1',
+                             '--owner', str(OWNER), '--telegram-api', api.url, '--state', str(tmp_path/'s.sqlite')],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+def test_a_refused_or_revoked_token_ends_the_bot_without_showing_it(api, tmp_path):
+    """A token Telegram refuses at the start, or revokes later, ends `llmclone serve telegram` with exit code 2 and a
+    sentence that does not contain the token. Planted defects: the traceback with the token in it (start); a process that
+    stays alive doing nothing (revoked)."""
+    import subprocess
+    wrong = '123456:WRONG-SECRET'
+    p = _bot_process(api, wrong, tmp_path)
+    out, _ = p.communicate(timeout=120)
+    assert p.returncode == 2 and 'WRONG-SECRET' not in out and 'token' in out and 'Traceback' not in out, out[-2000:]
+    p = _bot_process(api, TOKEN, tmp_path)
+    try:
+        end = time.monotonic() + 120
+        while api.polls < 2:
+            assert p.poll() is None and time.monotonic() < end, p.stdout.read()[-2000:] if p.poll() is not None else 'no polling'
+            time.sleep(0.1)
+        api.revoked = True
+        out, _ = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill(); out = p.communicate()[0]; raise AssertionError('still running after the token was revoked: ' + out[-2000:])
+    assert p.returncode == 2 and TOKEN.split(':')[1] not in out and 'revoked' in out, out[-2000:]
