@@ -9,12 +9,13 @@ from .presets import get_preset, output_root, find_export, atomic_path, write_js
 from .prompt import GENERATION, encode, prompt_ids, prompt_text, reply_text, stop_ids
 
 # %% auto #0
-__all__ = ['SIGNATURE', 'STYLE_SHARES', 'LENGTH_BINS', 'SCRIPTS', 'perplexity', 'gguf_logprobs', 'generate', 'style_stats',
-           'vocabulary', 'signature_words', 'style_profile', 'style_distance', 'known_words', 'known_word_share',
-           'length_distribution', 'script_of', 'language_mix', 'compare_style', 'habits_table', 'style_samples',
-           'style_table', 'plot_style', 'plot_fit', 'plot_habits', 'binomial_ci', 'blind_pairs', 'score_blind',
-           'blind_quiz', 'quiz_line', 'terminal_quiz', 'scrubbed_values', 'placeholder_contexts', 'placeholder_check',
-           'verbatim_spans', 'pii_hits', 'evaluate', 'find_clone']
+__all__ = ['SIGNATURE', 'STYLE_SHARES', 'LENGTH_BINS', 'SCRIPTS', 'EVAL_SECONDS', 'FIT_ROWS', 'perplexity', 'gguf_logprobs',
+           'generate', 'style_stats', 'vocabulary', 'signature_words', 'loops', 'reply_budget', 'stop_stats',
+           'style_profile', 'style_distance', 'known_words', 'known_word_share', 'length_distribution', 'script_of',
+           'language_mix', 'compare_style', 'habits_table', 'style_samples', 'sample_stops', 'style_table',
+           'plot_style', 'plot_fit', 'plot_habits', 'binomial_ci', 'blind_pairs', 'score_blind', 'blind_quiz',
+           'quiz_line', 'terminal_quiz', 'scrubbed_values', 'placeholder_contexts', 'placeholder_check',
+           'verbatim_spans', 'pii_hits', 'llama_gpu', 'eval_plan', 'plan_line', 'plan_for', 'evaluate', 'find_clone']
 
 # %% ../nbs/06_evaluate.ipynb #45baa55a
 def _pad_id(tok)->int:
@@ -73,12 +74,13 @@ def perplexity(
 def gguf_logprobs(
     gguf_file:str|os.PathLike,  # the clone as GGUF (chapter 5)
     samples:list,               # tokenised rows (`tokenize_chat` output; None entries are skipped)
+    **kw,                       # for `load_gguf` (n_gpu_layers=-1 with a GPU build of llama.cpp)
 )->list:
     "`(sum of log-probabilities, tokens)` of each sample's labelled tokens under llama.cpp, on the very same token ids."
     import numpy as np
     from llmclone_nb.gguf_export import load_gguf
     n_ctx = max((s['length'] for s in samples if s), default=8)+8
-    llm, out = load_gguf(gguf_file, n_ctx=n_ctx), []
+    llm, out = load_gguf(gguf_file, n_ctx=n_ctx, **kw), []
     try:
         for s in samples:
             if not s: out.append(None); continue
@@ -99,6 +101,7 @@ def generate(
     max_new_tokens:int=32,  # reply length cap
     max_len:int|None=None,  # prompt tokens at most: whole oldest turns go first, as training cut its samples
     batch_size:int=8,       # prompts per `generate` call
+    details:bool=False,     # return `{'text', 'tokens', 'ended'}` per prompt: tokens generated, and whether the model ended its turn itself
 )->list:
     "Continuations of many prompts, decoded as `chat` decodes (chapter 0's `GENERATION`), in left-padded batches of similar length."
     import torch
@@ -112,7 +115,9 @@ def generate(
         with torch.no_grad():
             g = model.generate(input_ids=x, attention_mask=mask, max_new_tokens=max_new_tokens, **GENERATION.hf(),
                                eos_token_id=stop, pad_token_id=_pad_id(tok))
-        for i, s in zip(idx, tok.batch_decode(g[:, n:], skip_special_tokens=True)): out[i] = s.strip()
+        for j, (i, s) in enumerate(zip(idx, tok.batch_decode(g[:, n:], skip_special_tokens=True))):
+            new = g[j, n:].tolist(); end = next((t for t, x in enumerate(new) if x in stop), None)   # the first stop token ends the turn
+            out[i] = dict(text=s.strip(), tokens=len(new) if end is None else end, ended=end is not None) if details else s.strip()
     return out
 
 # %% ../nbs/06_evaluate.ipynb #db4f61a3
@@ -183,6 +188,41 @@ def signature_words(
         out.append((w, round(d/math.sqrt(1/(you[w]+a)+1/(them[w]+a)), 2)))
     return sorted(out, key=lambda x: (-x[1], x[0]))[:k]
 
+# %% ../nbs/06_evaluate.ipynb #st0p0002
+def loops(
+    reply:str,     # a reply (its messages separated by newlines)
+    times:int=3,   # this many occurrences make a loop
+    ngram:int=3,   # ... of a line, or of a sequence of this many words
+)->bool:
+    "Does the reply repeat itself: a line, or a sequence of `ngram` words, `times` times or more?"
+    lines = [m.lower() for m in _messages(reply)]
+    if lines and Counter(lines).most_common(1)[0][1] >= times: return True
+    ws = [w.lower() for w in _WORD.findall(reply)]
+    grams = Counter(tuple(ws[i:i+ngram]) for i in range(len(ws)-ngram+1))
+    return bool(grams) and grams.most_common(1)[0][1] >= times
+
+def reply_budget(
+    rows:list,       # your training rows: the last assistant turn of each is your reply
+    tok,             # the model's tokenizer
+    q:float=0.95,    # the share of your replies the budget is sized on
+    factor:float=2., # budget = factor × that length
+    least:int=16,    # and never below this
+)->int:
+    "Tokens a reply of yours may take before it counts as cut: `factor` × the `q` quantile of your reply lengths, at least `least`."
+    n = sorted(len(encode(tok, r['messages'][-1]['content'])) for r in rows if r['messages'] and r['messages'][-1]['role']=='assistant')
+    return max(least, math.ceil(factor*n[min(len(n)-1, int(q*len(n)))])) if n else least
+
+def stop_stats(
+    gens:list,    # `generate(..., details=True)` results: `{'text', 'tokens', 'ended'}`
+    budget:int,   # `reply_budget`: a reply longer than this was cut
+)->dict:
+    "The share of replies that ended by themselves within `budget` tokens, the share cut, and the share that `loops`."
+    n = len(gens)
+    stopped = sum(g['ended'] and g['tokens'] <= budget for g in gens)
+    share = lambda k: round(k/n, 3) if n else None
+    return dict(replies=n, budget=budget, stopped=share(stopped), cut=share(n-stopped), loops=share(sum(loops(g['text']) for g in gens)),
+                tokens_mean=round(sum(g['tokens'] for g in gens)/n, 1) if n else None)
+
 # %% ../nbs/06_evaluate.ipynb #a9fb6dde
 STYLE_SHARES = ['lowercase start', 'ends with )', 'ends with .', 'ends with emoji', 'cyrillic']  # the habits `style_distance` compares
 
@@ -191,9 +231,10 @@ def _first_letter(s:str)->str: return next((ch for ch in s if ch.isalpha()), '')
 def _ends_with_emoji(s:str)->bool: return bool(_EMOJI.fullmatch(s.rstrip('\ufe0f\u200d')[-1:]))
 
 def style_profile(
-    replies:list,   # reply texts (a reply of several messages ends where its last message ends)
+    replies:list,          # reply texts (a reply of several messages ends where its last message ends)
+    ended:list|None=None,  # for each reply, did it end by itself within the budget (`stop_stats`)? None: not known
 )->dict:
-    "Your habits as numbers: shares of replies starting lowercase, ending with ')', '.' or an emoji, mostly Cyrillic; length in words."
+    "Your habits as numbers: shares of replies starting lowercase, ending with ')', '.' or an emoji, mostly Cyrillic, looping, ending by themselves; words and messages per reply."
     rs = [_NOISE.sub('', r).strip() for r in replies]
     share = lambda xs: sum(xs)/len(xs) if xs else None
     n = [len(_WORD.findall(r)) for r in rs]
@@ -203,15 +244,23 @@ def style_profile(
             'ends with .': share([r.endswith('.') and not r.endswith('..') for r in rs]),
             'ends with emoji': share([_ends_with_emoji(r) for r in rs]),
             'cyrillic': share([_cyrillic(r) for r in rs]),
-            'words mean': share(n), 'words median': statistics.median(n) if n else None}
+            'loops': share([loops(r) for r in replies]),
+            'stops': share(list(ended)) if ended is not None else None,
+            'words mean': share(n), 'words median': statistics.median(n) if n else None,
+            'messages mean': share([len(_messages(r)) for r in rs])}
+
+def _rel(x, y)->float:
+    "|x-y| / max(x, y): 0 for equal sizes, towards 1 for very different ones."
+    x, y = x or 0, y or 0
+    return abs(x-y)/max(x, y) if max(x, y) else 0.
 
 def style_distance(
     a:dict, b:dict,   # two `style_profile`s
 )->float:
-    "0 (same habits) to 1 (opposite): the mean of the five share differences and the length difference |ma-mb|/max(ma, mb)."
-    d = [abs((a[k] or 0)-(b[k] or 0)) for k in STYLE_SHARES]
-    ma, mb = a['words mean'] or 0, b['words mean'] or 0
-    d.append(abs(ma-mb)/max(ma, mb) if max(ma, mb) else 0.)
+    "0 (same habits) to 1 (opposite): the mean of the five habit differences, the loop share, the stop share (when both know it) and the relative differences of words and messages per reply."
+    d = [abs((a[k] or 0)-(b[k] or 0)) for k in STYLE_SHARES+['loops']]
+    if a.get('stops') is not None and b.get('stops') is not None: d.append(abs(a['stops']-b['stops']))
+    d += [_rel(a['words mean'], b['words mean']), _rel(a.get('messages mean'), b.get('messages mean'))]
     return sum(d)/len(d)
 
 def _words(text:str)->list: return [w.lower() for w in _WORD.findall(_NOISE.sub('', text))]
@@ -264,7 +313,7 @@ def language_mix(
 
 # %% ../nbs/06_evaluate.ipynb #f635bef6
 def compare_style(
-    samples:list,      # `[{'you', 'base', 'clone'}]`: replies to the same held-out contexts
+    samples:list,      # `[{'you', 'base', 'clone'}]`: replies to the same held-out contexts (with `base_ended`, `clone_ended` when known)
     train_rows:list,   # the training rows (the words the clone could have learned)
 )->dict:
     "Profiles, length distributions and language mix of you, the base model and the clone; each model's `style_distance` from you; the `known_word_share` of all three."
@@ -272,7 +321,9 @@ def compare_style(
     vocab = known_words(mine)
     cols = {k: [s[k] for s in samples if s.get(k) is not None] for k in ('you', 'base', 'clone')}
     cols = {k: v for k, v in cols.items() if v}
-    prof = {k: style_profile(v) for k, v in cols.items()}
+    ended = {k: [s.get(f'{k}_ended') for s in samples if s.get(k) is not None] for k in ('base', 'clone')} | {'you': [True]*len(cols.get('you', []))}
+    ended = {k: (v if v and all(x is not None for x in v) else None) for k, v in ended.items()}   # your own replies always ended
+    prof = {k: style_profile(v, ended.get(k)) for k, v in cols.items()}
     return {'held_out': len(samples), 'profiles': prof,
             'distance': {k: style_distance(prof[k], prof['you']) for k in ('base', 'clone') if k in prof and 'you' in prof},
             'known_words': {k: known_word_share(v, vocab) for k, v in cols.items()},
@@ -283,7 +334,8 @@ def habits_table(
     figs:dict,   # from `compare_style`
 )->dict:
     "`compare_style` as one table `{column: {row: value}}`: habits, words per reply, length bins, alphabets, known words, distance from you."
-    return {k: {**{s: p[s] for s in STYLE_SHARES}, 'words mean': p['words mean'], 'words median': p['words median'],
+    return {k: {**{s: p[s] for s in STYLE_SHARES}, 'loops': p.get('loops'), 'stops': p.get('stops'), 'messages mean': p.get('messages mean'),
+                'words mean': p['words mean'], 'words median': p['words median'],
                 **{f'{b} words': v for b, v in figs['lengths'][k].items()}, **{f'alphabet: {s}': v for s, v in figs['languages'][k].items()},
                 'known words': figs['known_words'].get(k), 'distance from you': 0. if k=='you' else figs['distance'].get(k)}
             for k, p in figs['profiles'].items()}
@@ -297,15 +349,25 @@ def style_samples(
     max_len:int|None=None,  # prompt tokens kept (the training sample length)
     seed:int=0,             # which rows
 )->list:
-    "`[{'chat', 'context', 'you', 'clone', 'base'}]` for `n` held-out rows: your real reply and both models' greedy replies."
+    "`[{'chat', 'context', 'you', 'clone', 'base', ...}]` for `n` held-out rows: your real reply and both models' replies, with their token counts and whether each ended by itself."
     pick = sorted(random.Random(seed).sample(range(len(rows)), min(n, len(rows))))
     ctx = [rows[i]['messages'][:-1] for i in pick]
-    clone = generate(model, tok, ctx, max_new_tokens, max_len)
+    clone = generate(model, tok, ctx, max_new_tokens, max_len, details=True)
     if hasattr(model, 'disable_adapter'):
-        with model.disable_adapter(): base = generate(model, tok, ctx, max_new_tokens, max_len)
-    else: base = [None]*len(ctx)
-    return [dict(chat=_chat_of(rows[i]), context=c[-1]['content'], you=rows[i]['messages'][-1]['content'], clone=a, base=b)
+        with model.disable_adapter(): base = generate(model, tok, ctx, max_new_tokens, max_len, details=True)
+    else: base = [dict(text=None, tokens=None, ended=None)]*len(ctx)
+    return [dict(chat=_chat_of(rows[i]), context=c[-1]['content'], you=rows[i]['messages'][-1]['content'], clone=a['text'], base=b['text'],
+                 clone_tokens=a['tokens'], clone_ended=a['ended'], base_tokens=b['tokens'], base_ended=b['ended'])
             for i, c, a, b in zip(pick, ctx, clone, base)]
+
+def sample_stops(
+    samples:list,   # from `style_samples`
+    budget:int,     # `reply_budget`
+)->dict:
+    "`stop_stats` of the base model and the clone on the style samples; and how often your own replies loop (the reference)."
+    res = {k: stop_stats([dict(text=s[k], tokens=s[f'{k}_tokens'], ended=s[f'{k}_ended']) for s in samples if s.get(k) is not None], budget)
+           for k in ('base', 'clone')}
+    return res | {'you': dict(replies=len(samples), loops=round(sum(loops(s['you']) for s in samples)/len(samples), 3) if samples else None)}
 
 def style_table(
     samples:list,           # from `style_samples`
@@ -541,6 +603,67 @@ def pii_hits(
         if (s := scrub_text(r, c))!=r: hits.append(dict(reply=r, scrubbed=s, kinds=dict(c))); kinds += c
     return dict(replies=len(replies), hits=len(hits), kinds=dict(kinds), examples=hits)
 
+# %% ../nbs/06_evaluate.ipynb #pl4n0002
+EVAL_SECONDS = {   # seconds per held-out row scored (base and clone), per row in llama.cpp, per reply of 32 tokens
+    'cpu': dict(fit=1.9, gguf=0.5, reply=5.4, source='measured: SmolLM2 on 2 shared CPU cores, 2026-12-02'),
+    't4': dict(fit=0.5, gguf=0.3, reply=1.5, source='estimate, not measured: Mistral-7B in 4-bit on a T4'),
+    'ampere': dict(fit=0.2, gguf=0.2, reply=0.8, source='estimate, not measured: Mistral-7B in 4-bit on an Ampere GPU'),
+}
+FIT_ROWS = {'cpu': 200, 't4': 400, 'ampere': 800}   # held-out rows scored at most; beyond that a fixed seeded subset
+
+def llama_gpu()->bool:
+    "Can this llama.cpp build offload to a GPU? (False without llama-cpp-python or with a CPU-only build.)"
+    try:
+        import llama_cpp
+        return bool(llama_cpp.llama_supports_gpu_offload())
+    except Exception: return False
+
+def eval_plan(
+    preset:str,                     # the preset the clone was trained with (`llmclone.json`)
+    held_out:int,                   # rows in validation.jsonl
+    gguf:bool=True,                 # a GGUF file is there to score
+    n:int=16,                       # contexts for the style figures (two replies each: base and clone)
+    n_placeholder:int=8,            # contexts for the placeholder check
+    max_new_tokens:int=32,          # the reply budget (`reply_budget`)
+    llama_on_gpu:bool|None=None,    # default: `llama_gpu()`
+)->dict:
+    "What `evaluate` will do and about how long it will take: rows scored, whether llama.cpp scores the GGUF, replies and their budget."
+    gpu_preset = preset!='cpu'
+    if llama_on_gpu is None: llama_on_gpu = llama_gpu() if gguf and gpu_preset else False
+    fit_rows = min(held_out, FIT_ROWS.get(preset, FIT_ROWS['t4']))
+    use_gguf = bool(gguf) and (not gpu_preset or llama_on_gpu)
+    note = ('no GGUF file' if not gguf else 'llama.cpp on the GPU' if gpu_preset and llama_on_gpu else 'llama.cpp on the CPU' if use_gguf
+            else 'not scored: this llama.cpp build has no GPU, and a 7B on the CPU takes about a minute per row (chapter 5 checked the file)')
+    c = EVAL_SECONDS.get(preset, EVAL_SECONDS['t4'])
+    replies = 2*min(n, held_out)+n_placeholder
+    secs = fit_rows*c['fit'] + (fit_rows*c['gguf'] if use_gguf else 0) + replies*c['reply']*max_new_tokens/32
+    return dict(preset=preset, held_out=held_out, fit_rows=fit_rows, gguf=use_gguf, gguf_note=note, style_contexts=min(n, held_out),
+                placeholder_contexts=n_placeholder, replies=replies, max_new_tokens=max_new_tokens, seconds=round(secs), source=c['source'])
+
+def plan_line(plan:dict)->str:
+    "The plan in one sentence, printed before the evaluation starts."
+    fit = f"{plan['fit_rows']} of {plan['held_out']} held-out rows" + (' (a fixed seeded subset)' if plan['fit_rows']<plan['held_out'] else '')
+    return (f"Evaluation plan ({plan['preset']} preset): perplexity of {fit} under the base model and the clone; GGUF: {plan['gguf_note']}; "
+            f"{plan['replies']} replies of at most {plan['max_new_tokens']} tokens. About {max(1, round(plan['seconds']/60))} min ({plan['source']}).")
+
+def plan_for(
+    adapter_dir:str|os.PathLike,      # chapter 4's adapter folder
+    data_dir:str|os.PathLike,         # chapter 1's dataset folder
+    gguf:str|os.PathLike|None=None,   # chapter 5's GGUF file, if any
+    n:int=16, n_placeholder:int=8,    # as for `evaluate`
+)->dict:
+    "`eval_plan` for a clone and its dataset: the preset from `llmclone.json`, the held-out count, the reply budget from your replies (only the tokenizer is loaded)."
+    from transformers import AutoTokenizer
+    from llmclone_nb.train import read_jsonl
+    info = json.loads((Path(adapter_dir)/'llmclone.json').read_text(encoding='utf-8'))
+    mine = [r for r in read_jsonl(Path(data_dir)/'train.jsonl') if 'canary' not in r.get('meta', {})]
+    budget = reply_budget(mine, AutoTokenizer.from_pretrained(adapter_dir))
+    return eval_plan(info['preset'], len(read_jsonl(Path(data_dir)/'validation.jsonl')), gguf is not None, n, n_placeholder, budget)
+
+def _subset(rows:list, k:int, seed:int=0)->list:
+    "`k` rows, a fixed seeded choice in their original order (all of them when there are no more)."
+    return rows if k>=len(rows) else [rows[i] for i in sorted(random.Random(seed).sample(range(len(rows)), k))]
+
 # %% ../nbs/06_evaluate.ipynb #61d36176
 def evaluate(
     adapter_dir:str|os.PathLike,           # chapter 4's adapter folder
@@ -548,10 +671,12 @@ def evaluate(
     gguf:str|os.PathLike|None=None,        # chapter 5's GGUF file: its perplexity too
     out:str|os.PathLike|None=None,         # where eval.json and the figures go (default: `eval/` beside the adapter)
     n:int=16,                              # held-out contexts for the style figures and the blind test
-    max_new_tokens:int=32,                 # reply length cap
+    max_new_tokens:int|None=None,          # reply budget (None: `reply_budget` of your training replies)
     n_placeholder:int=8,                   # conversations with a placeholder for the placeholder check
+    export:str|os.PathLike|None=None,      # the export chapter 1 read, for the scrubbed values (None: the one stats.json names, if it is here)
+    plan:dict|None=None,                   # from `eval_plan` (None: made here from the clone's preset)
 )->dict:
-    "Your clone on your held-out conversations: fit, style, blind pairs, and its leak checks (scrubbed values, verbatim copies, scrubber patterns); writes eval.json and figures."
+    "Your clone on your held-out conversations, sized by `eval_plan`: fit, style, does it stop, blind pairs, and its leak checks (scrubbed values, verbatim copies, scrubber patterns); writes eval.json and figures."
     import matplotlib.pyplot as plt
     from llmclone_nb.train import load_clone, load_rows
     adapter_dir, data_dir = Path(adapter_dir), Path(data_dir)
@@ -569,22 +694,29 @@ def evaluate(
     res = dict(adapter=str(adapter_dir), data=str(data_dir), base_model=info['base_model'], preset=info['preset'], steps=info['steps'])
     res = {'measured_on': res | dict(gguf=str(gguf) if gguf else None, trained_on=info.get('data', {}).get('dir'), export=data['stats'].get('export'),
                                      train_rows=len(data['train']), held_out_rows=len(data['validation']), canary_rows=len(data['train'])-len(mine))} | res
+    budget = max_new_tokens or reply_budget(mine, tok)
+    res['plan'] = plan = plan or eval_plan(info['preset'], len(data['validation']), gguf is not None, n, n_placeholder, budget)
     lap('load')
     max_len = info['settings']['max_seq_len']
-    fit = perplexity(model, tok, data['validation'], max_len); samples = fit.pop('_samples'); lap('fit')
-    if gguf:
-        g = gguf_logprobs(gguf, samples)
+    scored = _subset(data['validation'], plan['fit_rows'])
+    fit = perplexity(model, tok, scored, max_len); samples = fit.pop('_samples'); fit['held_out_rows'] = len(data['validation']); lap('fit')
+    if gguf and plan['gguf']:
+        g = gguf_logprobs(gguf, samples, **({'n_gpu_layers': -1} if plan['preset']!='cpu' else {}))
         fit['gguf_file'], fit['overall']['gguf'] = str(gguf), _ppl(g)
-        for c, r in fit['per_chat'].items(): r['gguf'] = _ppl([x for x, row in zip(g, data['validation']) if _chat_of(row)==c])
+        for c, r in fit['per_chat'].items(): r['gguf'] = _ppl([x for x, row in zip(g, scored) if _chat_of(row)==c])
         lap('gguf')
+    elif gguf: fit['gguf_file'], fit['gguf_skipped'] = str(gguf), plan['gguf_note']
     res['fit'] = fit
-    st = style_samples(model, tok, data['validation'], n, max_new_tokens, max_len)
+    st = style_samples(model, tok, data['validation'], n, budget, max_len)
     sig = signature_words(mine)
-    res.update(signature_words=sig, style=style_table(st, mine, [w for w, z in sig]), style_figures=compare_style(st, mine), samples=st, blind=blind_pairs(st)); lap('style')
-    export = data['stats'].get('export')
-    values = scrubbed_values(export) if export and Path(export).is_file() else []
+    res.update(signature_words=sig, style=style_table(st, mine, [w for w, z in sig]), style_figures=compare_style(st, mine), samples=st, blind=blind_pairs(st),
+               stops=sample_stops(st, budget)); lap('style')
+    export = export or data['stats'].get('export')
+    export = Path(export) if export and Path(export).is_file() else None   # on a new machine the recorded path may be gone
+    values = scrubbed_values(export) if export else []
     rows = [r for r in data['train']+data['validation'] if 'canary' not in r.get('meta', {})]
-    res['placeholders'] = placeholder_check(model, tok, placeholder_contexts(rows, n_placeholder), values, max_new_tokens, max_len)
+    res['placeholders'] = placeholder_check(model, tok, placeholder_contexts(rows, n_placeholder), values, budget, max_len)
+    res['placeholders']['export'] = str(export) if export else None
     said = [s['clone'] for s in st]+[r['reply'] for r in res['placeholders']['replies']]   # everything the clone said here
     res['verbatim'], res['pii'] = verbatim_spans(said, mine), pii_hits(said); lap('leaks')
     out.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,9 @@ def test_evaluate_end_to_end(tiny, data, tmp_path):
     assert 'leak' not in res and not any('canar' in k for k in res)           # the canary audit is chapter 6a's, in its own audit.json
     assert res['placeholders']['values_checked'] > 20 and res['placeholders']['leaks'] == 0
     assert len(res['samples']) == len(res['blind']) == 2
+    st = saved['stops']   # does it stop: base and clone on the same two contexts, the budget the replies ran to
+    assert st['clone']['replies'] == st['base']['replies'] == 2 and st['clone']['budget'] == 4 and saved['plan']['fit_rows'] == saved['fit']['rows']
+    assert all(s['clone_tokens'] <= 4 and (s['clone_ended'] or s['clone_tokens'] == 4) for s in res['samples'])
     said = 2+res['placeholders']['contexts']
     assert res['verbatim']['replies'] == res['pii']['replies'] == said and res['signature_words'] and res['style']['clone']['signature words'] is not None
     sf = res['style_figures']
@@ -91,3 +94,40 @@ def test_verbatim_spans_against_brute_force(data):
     v = verbatim_spans(replies, rows, min_words=5)
     assert [s['longest'] for s in v['spans']] == [brute(r) for r in replies]
     assert v['copies'] == sum(brute(r) >= 5 for r in replies) and 0 < v['copies'] < 15
+
+
+def test_loops_and_stops_on_hand_made_replies():
+    """The loop detector and the stop measurement on replies whose answers are known by reading them: a line looping, three words
+    looping inside one line, a reply cut at the budget, a clean reply, and one that ended but only past the budget. Planted defects
+    that fail it: counting distinct lines instead of repeats, ignoring `ended`, or not comparing the tokens with the budget."""
+    from llmclone_nb.evaluate import loops, stop_stats
+    line_loop = dict(text='да)\nпочему)\nпочему)\nпочему)\nпо', tokens=32, ended=False)
+    word_loop = dict(text='ну короче ну короче ну короче ну', tokens=32, ended=False)
+    cut = dict(text='короче я тут подумал что завтра можно было бы сходить', tokens=32, ended=False)
+    clean = dict(text='ок)\nдо завтра', tokens=7, ended=True)
+    late = dict(text='ок, договорились, до завтра', tokens=40, ended=True)
+    assert [loops(g['text']) for g in (line_loop, word_loop, cut, clean, late)] == [True, True, False, False, False]
+    assert not loops('да)\nда)') and loops('да)\nДа)\nда)')          # twice is a habit, three times a loop (case aside)
+    s = stop_stats([line_loop, word_loop, cut, clean, late], budget=32)
+    assert (s['replies'], s['stopped'], s['cut'], s['loops']) == (5, 0.2, 0.8, 0.4)
+    assert stop_stats([clean, late], budget=48)['stopped'] == 1.0 and stop_stats([], 16)['stopped'] is None
+
+
+def test_a_loop_cannot_buy_style():
+    """A clone that loops in your endings ("да)" again and again) is farther from you than one that writes your short replies once.
+    Planted defect: the distance without messages per reply, loops and stops (the old one) puts the loop at 0.12 of 1."""
+    from llmclone_nb.evaluate import style_profile, style_distance
+    you = style_profile(['да)', 'ок)', 'норм)'], ended=[True]*3)
+    clean = style_profile(['да)', 'ок)', 'ага)'], ended=[True]*3)
+    loop = style_profile(['да)\nда)\nда)\nда)', 'ок)\nок)\nок)\nок)', 'ага)\nага)\nага)'], ended=[False]*3)
+    assert style_distance(clean, you) == 0 and style_distance(loop, you) > 0.35, style_distance(loop, you)
+
+
+def test_eval_plan_by_preset():
+    """The evaluation's size comes from the preset: on the cpu preset every held-out row up to the cap, the GGUF in llama.cpp; on the t4
+    preset with a CPU-only llama.cpp the 7B GGUF is not scored (a minute a row) and the plan line says so before anything runs."""
+    from llmclone_nb.evaluate import eval_plan, plan_line, FIT_ROWS
+    cpu, t4 = eval_plan('cpu', 19, llama_on_gpu=False), eval_plan('t4', 8000, llama_on_gpu=False)
+    assert (cpu['fit_rows'], cpu['gguf'], t4['fit_rows'], t4['gguf']) == (19, True, FIT_ROWS['t4'], False)
+    assert 'not scored' in plan_line(t4) and f"{FIT_ROWS['t4']} of 8000" in plan_line(t4) and 'estimate' in plan_line(t4)
+    assert eval_plan('t4', 8000, llama_on_gpu=True)['gguf'] and eval_plan('cpu', 5000)['fit_rows'] == FIT_ROWS['cpu']
