@@ -11,8 +11,8 @@ from .prompt import GENERATION
 REPLY_TOKENS = 48  # reply length cap of the demo's replies
 
 # %% auto #0
-__all__ = ['REPLY_TOKENS', 'KAGGLE_TITLES', 'run', 'style_lines', 'serve_commands', 'format_summary', 'demo', 'kaggle_kernels',
-           'push_kaggle']
+__all__ = ['REPLY_TOKENS', 'KAGGLE_TITLES', 'KAGGLE_MACHINE', 'run', 'style_lines', 'serve_commands', 'format_summary', 'demo',
+           'kaggle_kernels', 'push_kaggle']
 
 # %% ../nbs/90_pipeline.ipynb #9f972071
 def _stage(name:str, done:bool, fn, log:dict, verbose:bool=True):
@@ -45,7 +45,7 @@ def run(
     verbose:bool=True,                # print progress
     **train_overrides,                # for `train` (Preset fields such as save_steps, learning_rate)
 )->dict:
-    "Export → data/ → adapter/ → GGUF → base and clone replies with style figures → a llama.cpp reply; skips finished stages. Returns the summary."
+    "Export → data/ → adapter/ → GGUF → base and clone replies with style and stop figures → a llama.cpp reply; skips finished stages. Returns the summary."
     from llmclone_nb import export as ex, train as tr, gguf_export as gx, evaluate as ev
     out = Path(out or output_root()); out.mkdir(parents=True, exist_ok=True)
     p = preset if isinstance(preset, Preset) else get_preset(preset, verbose=verbose)
@@ -62,15 +62,21 @@ def run(
     elif (out/'summary.json').exists(): summary['gguf'] = json.loads((out/'summary.json').read_text()).get('gguf')
     # A few replies from the clone (transformers) and from the GGUF file (llama.cpp), on held-out contexts.
     # Base model and clone answer the same held-out messages, decoded alike (chapter 0's GENERATION), batched as chapter 6 does.
-    prompts = _held_out_prompts(data, max(n_style, n_replies))
+    # Does it stop? Each reply may run to REPLY_TOKENS (or the budget, if longer); it counts as stopped if it ended within the budget
+    # sized from your own replies (chapter 6's `reply_budget`).
+    prompts, rows = _held_out_prompts(data, max(n_style, n_replies)), tr.read_jsonl(data/'train.jsonl')
     model, tok = tr.load_clone(adapter)
     ctx, max_len = [m for m, _ in prompts], summary['train']['settings']['max_seq_len']
-    clone = ev.generate(model, tok, ctx, REPLY_TOKENS, max_len)
-    with model.disable_adapter(): base = ev.generate(model, tok, ctx, REPLY_TOKENS, max_len)
+    budget = ev.reply_budget(rows, tok); cap = max(REPLY_TOKENS, budget)
+    clone = ev.generate(model, tok, ctx, cap, max_len, details=True)
+    with model.disable_adapter(): base = ev.generate(model, tok, ctx, cap, max_len, details=True)
     del model
-    samples = [dict(context=m[-1]['content'] if m else '', you=real, base=b, clone=c) for (m, real), b, c in zip(prompts, base, clone)]
+    ok = lambda g: g['ended'] and g['tokens'] <= budget
+    samples = [dict(context=m[-1]['content'] if m else '', you=real, base=b['text'], clone=c['text'], base_tokens=b['tokens'], base_ended=ok(b),
+                    clone_tokens=c['tokens'], clone_ended=ok(c)) for (m, real), b, c in zip(prompts, base, clone)]
     summary['replies'] = [{'context': s['context'], 'owner': s['you'], 'base': s['base'], 'clone': s['clone']} for s in samples[:n_replies]]
-    summary['style'] = ev.compare_style(samples[:n_style], tr.read_jsonl(data/'train.jsonl'))
+    summary['style'] = ev.compare_style(samples[:n_style], rows)
+    summary['stops'] = ev.sample_stops(samples[:n_style], budget)
     summary['decoding'] = asdict(GENERATION)
     summary['gguf_replies'] = [gx.chat_gguf(gguf, m) for m, _ in prompts[:1]]
     summary['stages'] = log
@@ -82,7 +88,7 @@ def run(
 
 # %% ../nbs/90_pipeline.ipynb #02733770
 _ROWS = [('starts lowercase', 'lowercase start'), ('ends with )', 'ends with )'), ('ends with .', 'ends with .'),
-         ('ends with an emoji', 'ends with emoji'), ('mostly Cyrillic', 'cyrillic')]
+         ('ends with an emoji', 'ends with emoji'), ('mostly Cyrillic', 'cyrillic'), ('loops', 'loops'), ('ends by itself', 'stops')]
 
 def style_lines(st:dict)->list:
     "`compare_style`'s figures as text rows: you, base, clone."
@@ -90,8 +96,9 @@ def style_lines(st:dict)->list:
     pct = lambda x: '–' if x is None else f"{x:.0%}"
     row = lambda name, vals: f"  {name:<30}" + ''.join(f"{v:>7}" for v in vals)
     out = [f"Style on {st['held_out']} held-out messages:", row('', cols)]
-    out += [row(name, [pct(st['profiles'][c][k]) for c in cols]) for name, k in _ROWS]
+    out += [row(name, [pct(st['profiles'][c].get(k)) for c in cols]) for name, k in _ROWS]
     out.append(row('words per reply (mean)', [f"{st['profiles'][c]['words mean'] or 0:.1f}" for c in cols]))
+    out.append(row('messages per reply (mean)', [f"{st['profiles'][c].get('messages mean') or 0:.1f}" for c in cols]))
     out.append(row('distance from you (0 = you)', [f"{st.get('distance', {}).get(c, 0):.2f}" for c in cols]))
     out.append(row('words found in training data', [pct(st['known_words'].get(c)) for c in cols]))
     return out
@@ -117,6 +124,10 @@ def format_summary(s:dict)->str:
         if 'base' in r: lines.append('  base:  ' + one(r['base']))
         lines.append('  clone: ' + one(r['clone']))
     if s.get('style'): lines += ['', *style_lines(s['style'])]
+    if s.get('stops'):
+        st = s['stops']
+        lines += ['', f"Does it stop? Within {st['clone']['budget']} tokens, base {st['base']['stopped']:.0%} and clone {st['clone']['stopped']:.0%} "
+                      f"of the replies end by themselves; {st['base']['loops']:.0%} and {st['clone']['loops']:.0%} loop (yours: {st['you']['loops']:.0%})."]
     if s.get('gguf_replies'): lines += ['', 'llama.cpp (GGUF): ' + s['gguf_replies'][0].replace('\n', ' / ')]
     lines += ['', 'Files: ' + ', '.join(f"{k} {v}" for k, v in s['paths'].items())]
     lines += ['', 'Serve it (chapter 7):', *('  '+c for c in serve_commands(s['paths']['gguf']))]
@@ -140,6 +151,7 @@ KAGGLE_TITLES = {'00_presets': 'llmclone 0 presets', '00_models': 'llmclone 0 mo
     '05_gguf': 'llmclone 5 gguf conversion', '05a_verify': 'llmclone 5a gguf verification',
     '06_evaluate': 'llmclone 6 evaluation and privacy', '06a_audit': 'llmclone 6a privacy audit', '07_serve': 'llmclone 7 serving',
     '90_pipeline': 'llmclone end to end'}   # every chapter; 00_journey is the map drawn in the others, 99_cli the command line
+KAGGLE_MACHINE = 'NvidiaTeslaT4'   # Kaggle's T4 machine: without it a GPU kernel gets the default P100, which the presets refuse
 
 def _slug(title:str)->str: return '-'.join(title.lower().split())
 
@@ -157,14 +169,18 @@ def kaggle_kernels(
         d = out/_slug(title); d.mkdir(parents=True, exist_ok=True)
         meta = {'id': f'{user}/{_slug(title)}', 'title': title, 'code_file': os.path.relpath(nb, d),
                 'language': 'python', 'kernel_type': 'notebook', 'is_private': True, 'enable_gpu': True,
-                'enable_tpu': False, 'enable_internet': True, 'keywords': ['llm', 'qlora', 'telegram'],
+                'machine_shape': KAGGLE_MACHINE, 'enable_tpu': False, 'enable_internet': True, 'keywords': ['llm', 'qlora', 'telegram'],
                 'dataset_sources': [f'{user}/{dataset}'], 'kernel_sources': [], 'competition_sources': [], 'model_sources': []}
         write_json(d/'kernel-metadata.json', meta)
         res.append(d)
     return res
 
 def push_kaggle(out:str|os.PathLike='kaggle', **kwargs):
-    "Regenerate the kernels with your username and push each with the `kaggle` CLI (needs ~/.kaggle/kaggle.json)."
+    "Regenerate the kernels with your username and push each with the `kaggle` CLI (≥ 1.8.4, which reads `machine_shape`; needs ~/.kaggle/kaggle.json)."
     import subprocess, shutil
     if not shutil.which('kaggle'): raise FileNotFoundError("The kaggle CLI is not installed: `pip install kaggle`, then put your API token in ~/.kaggle/kaggle.json.")
-    for d in kaggle_kernels(out=out, **kwargs): subprocess.run(['kaggle', 'kernels', 'push', '-p', str(d)], check=True)
+    for d in kaggle_kernels(out=out, **kwargs):
+        r = subprocess.run(['kaggle', 'kernels', 'push', '-p', str(d), '--accelerator', KAGGLE_MACHINE])
+        if r.returncode==2: raise RuntimeError(f"Your kaggle CLI does not know --accelerator, so the kernel would land on a P100: "
+                                               f"`pip install -U 'kaggle>=1.8.4'`, or push {d} yourself and pick 'GPU T4 x2' in its settings.")
+        r.check_returncode()
