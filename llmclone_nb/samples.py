@@ -2,7 +2,7 @@
 
 # %% ../nbs/01a_samples.ipynb #f1a88a42
 from __future__ import annotations
-import re, json, time, hashlib, random, tempfile
+import re, json, time, hashlib, random, tempfile, unicodedata
 from array import array
 from collections import Counter
 from datetime import datetime, timezone
@@ -12,45 +12,40 @@ from .prompt import SYSTEM_PROMPT   # one system prompt for training and inferen
 from .reader import ExportError, ExportStream, inspect_export
 
 # %% auto #0
-__all__ = ['PLACEHOLDERS', 'GROUP_TYPES', 'scrub_text', 'normalise', 'session_samples', 'prepare']
+__all__ = ['PHONE_REGIONS', 'PLACEHOLDERS', 'GROUP_TYPES', 'scrub_text', 'normalise', 'session_samples', 'prepare']
 
-# %% ../nbs/01a_samples.ipynb #22cbabe5
-def _luhn(d:str)->bool:
-    s = 0
-    for i, c in enumerate(reversed(d)):
-        n = ord(c) - 48
-        if i % 2: n = n*2 - 9 if n > 4 else n*2
-        s += n
-    return s % 10 == 0
+# %% ../nbs/01a_samples.ipynb #21662c7d
+_INVISIBLE = '\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff'
+_DASHES = '\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63'
+_ODD = re.compile(f'[{_INVISIBLE}{_DASHES}]')
 
-def _iban_ok(s:str)->bool:
-    s = s.replace(' ', '')
-    if not 15 <= len(s) <= 34: return False
-    r = s[4:] + s[:4]
-    return int(''.join(str(int(c, 36)) for c in r)) % 97 == 1
+class _FoldTable(dict):
+    "ord(c) -> what c becomes in the folded copy, worked out on first use (for `str.translate`)."
+    def __missing__(self, o):
+        c = chr(o)
+        v = self[o] = '' if c in _INVISIBLE else '-' if c in _DASHES else c if c == '№' else unicodedata.normalize('NFKC', c)  # (NFKC: № -> No)
+        return v
+_FOLD = _FoldTable()
 
-_URL_KEYS = re.compile(r'[?&#;][\w-]*(?:token|auth|key|secret|sig|signature|password|passwd|pass|pwd|session|sid|hash|'
-                       r'code|otp|ticket|invite|credential)=', re.I)
-_RANDOM = re.compile(r'(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[a-z])(?=[A-Za-z0-9_\-]*[A-Z])[A-Za-z0-9_\-]{20,}')
-_SCRUB = re.compile(r'''
- (?P<url>(?:https?://|www\.|t\.me/)[^\s<>"'«»]+[^\s<>"'«».,;:!?)\]])
-|(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,})
-|(?P<secret>\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}|\bgh[pousr]_[A-Za-z0-9]{20,}|\bAKIA[0-9A-Z]{16}\b|\bxox[abprs]-[A-Za-z0-9-]{10,}
-   |\b\d{6,12}:AA[A-Za-z0-9_-]{30,}|\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}|\bAIza[0-9A-Za-z_-]{30,})
-|(?P<kv>(?i:\b(?:password|passwd|pwd|passcode|пароль|пасс|token|токен|api[ _-]?key|secret|ключ|pin|пин)\b)(?:\ [\w-]+){0,3}\s*[:=]\s*)(?P<kvv>[^\s,;]+)
-|(?P<iban>\b[A-Z]{2}\d{2}(?:\ ?[A-Z0-9]{4}){2,7}(?:\ ?[A-Z0-9]{1,3})?\b)
-|(?P<num>(?<![\w+\-/.,])\+?\(?\d[\d\ \u00a0()\-]{5,24}\d(?![\w/]|[.,]\d))
-|(?P<rnd>(?<![\w/])(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[a-z])(?=[A-Za-z0-9_\-]*[A-Z])[A-Za-z0-9_\-]{24,}(?![\w/]))
-''', re.X)
-# cheap tests first: most chat messages have nothing the big pattern could match (no digit, @, :, =, / and no 20-character word)
-_HINT, _HINT_LONG = re.compile(r'[\d@:=/]'), re.compile(r'\S{20}')
-def _hint(s:str)->bool: return _HINT.search(s) is not None or (len(s) >= 20 and _HINT_LONG.search(s) is not None)
+def _fold(s:str)->str:
+    "`s` as the patterns see it (`s` itself when nothing changes)."
+    if s.isascii() or (unicodedata.is_normalized('NFKC', s) and _ODD.search(s) is None): return s
+    return s.translate(_FOLD)
+
+def _positions(s:str)->list:
+    "The index in `s` of each character of `_fold(s)`."
+    at = []
+    for i, c in enumerate(s): at.extend([i] * len(_FOLD[ord(c)]))
+    return at
+
+# %% ../nbs/01a_samples.ipynb #e24034fe
 _PHONE_SHAPES = re.compile(r'\d{3}[ \-]\d{3}[ \-]\d{2}[ \-]?\d{2}|\d{3}-\d{2}-\d{2}|\d{3}-\d{3}-\d{4}')
 
 def _num_kind(s:str)->str|None:
     "Classify a run of digits and separators: 'card', 'phone' or None (leave it alone)."
+    from stdnum import luhn  # (python-stdnum takes 0.1 s to import: only when a number needs checking)
     d = re.sub(r'\D', '', s); n = len(d)
-    if 13 <= n <= 19 and d[0] in '23456' and not s.startswith('+') and '(' not in s and _luhn(d): return 'card'
+    if 13 <= n <= 19 and d[0] in '23456' and not s.startswith('+') and '(' not in s and luhn.is_valid(d): return 'card'
     if s.startswith('+'): return 'phone' if 8 <= n <= 15 else None
     if n == 11 and d[0] in '78': return 'phone'
     if '(' in s and 10 <= n <= 12: return 'phone'
@@ -58,33 +53,175 @@ def _num_kind(s:str)->str|None:
     if n in (7, 10) and _PHONE_SHAPES.fullmatch(s.strip()): return 'phone'
     return None
 
-def _url_kind(u:str)->bool:
-    "Does this URL carry a secret (token in the query, credentials, bot token, invite, random path segment)?"
-    if _URL_KEYS.search(u) or re.search(r'://[^/\s@]+:[^/\s@]+@', u) or re.search(r'/bot\d+:', u): return True
-    if re.search(r't\.me/(?:joinchat/|\+)', u): return True
-    return any(_RANDOM.fullmatch(seg) for seg in re.split(r'[/?&=#]', u))
+def _card_kind(s:str)->str|None:
+    from stdnum import luhn
+    d = re.sub(r'\D', '', s)
+    return 'card' if d[0] in '23456' and luhn.is_valid(d) else None
 
-PLACEHOLDERS = {'email': '[EMAIL]', 'phone': '[PHONE]', 'card': '[CARD]', 'iban': '[IBAN]', 'token_url': '[URL]', 'secret': '[SECRET]'}  # kind -> placeholder
+def _iban_kind(s:str)->str|None:
+    from stdnum import iban
+    return 'iban' if iban.is_valid(s) else None
+
+_CURRENCIES = {'810', '643', '840', '978', '156', '826', '756', '398', '933', '980'}  # RUB (old, new), USD, EUR, CNY, GBP, CHF, KZT, BYN, UAH
+def _account_kind(s:str)->str|None:
+    "A Russian bank account: 20 digits, a balance account 3xxxx or 4xxxx (the pattern's job), then a currency code."
+    return 'account' if re.sub(r'\D', '', s)[5:8] in _CURRENCIES else None
+
+def _inn_kind(s:str)->str|None:
+    from stdnum.ru import inn
+    return 'id' if inn.is_valid(s) else None
+
+def _snils_kind(s:str)->str|None:
+    "СНИЛС: 11 digits, the last two a checksum of the first nine."
+    d = re.sub(r'\D', '', s)
+    if len(d) != 11 or int(d[:9]) <= 1001998: return None  # numbers up to 001-001-998 carry no checksum
+    c = sum(int(x) * w for x, w in zip(d[:9], range(9, 0, -1))) % 101
+    return 'id' if int(d[9:]) == c % 100 else None
+
+# %% ../nbs/01a_samples.ipynb #7c4c2c66
+_URL_KEYS = re.compile(r'[?&#;][\w-]*(?:token|auth|key|secret|sig|signature|password|passwd|pass|pwd|session|sid|hash|'
+                       r'code|otp|ticket|invite|credential)=', re.I)
+_RANDOM = re.compile(r'(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[a-z])(?=[A-Za-z0-9_\-]*[A-Z])[A-Za-z0-9_\-]{20,}')
+_PHONE_LINK = re.compile(r'(?:wa\.me/|t\.me/\+|[?&]phone=|viber://\w+\?number=)\+?\d{7,15}\b', re.I)
+
+def _url_kind(u:str)->str:
+    "'phone' for a messenger link to a number, 'token_url' for a URL that carries a secret, else 'keep' (nothing inside is replaced)."
+    if _PHONE_LINK.search(u): return 'phone'
+    if _URL_KEYS.search(u) or re.search(r'://[^/\s@]+:[^/\s@]+@', u) or re.search(r'/bot\d+:', u): return 'token_url'
+    if re.search(r't\.me/(?:joinchat/|\+)', u): return 'token_url'
+    return 'token_url' if any(_RANDOM.fullmatch(seg) for seg in re.split(r'[/?&=#]', u)) else 'keep'
+
+_TLD = {'ru', 'рф', 'su', 'com', 'org', 'net', 'io', 'me', 'info', 'biz', 'ua', 'by', 'kz', 'de', 'uk', 'us', 'eu', 'edu', 'gov'}
+def _spelled_kind(s:str)->str|None:
+    "`x [at] mail [dot] ru`: an email when the at is bracketed or Russian, or the address ends on a common domain."
+    return 'email' if re.search(r'[\[({<]|собака|точка', s, re.I) or re.split(r'\W+', s.lower())[-1] in _TLD else None
+
+_PW_STRIP = '.,;:!?)»"\'…'
+def _password_kind(w:str, words:int)->str|None:
+    "Does the word `w`, `words` words after 'пароль'/'password', look like a password?"
+    v = w.rstrip(_PW_STRIP)
+    if len(v) < 4 or not re.search(r'[\d_\W]', v): return None
+    return None if words and not re.search(r'[^\W\d_]', v) else 'secret'
+
+def _password_after(m, t):
+    "The first of the four words after the keyword `m` that looks like a password: (start, end, 'secret') or None."
+    for i, w in enumerate(re.finditer(r'\S+', t[m.end():m.end() + 120])):
+        if i == 4: return None
+        if w[0].lower() in ('is', 'это', '—', '-', ':'): continue
+        if _password_kind(w[0], i):
+            s = m.end() + w.start(); return s, s + len(w[0].rstrip(_PW_STRIP)), 'secret'
+
+def _said_password(m, t):
+    "'my password is X': X, whatever it looks like."
+    v = m['v'].rstrip(_PW_STRIP)
+    return (m.start('v'), m.start('v') + len(v), 'secret') if len(v) >= 3 else None
+
+_CODE_NOT = {'zip', 'postal', 'area', 'country', 'error', 'status', 'exit', 'return', 'promo', 'ошибки', 'почтовый', 'промо'}
+def _code(m, t):
+    "A PIN or SMS code after its keyword: 4 to 8 digits (3 after CVV), not a postcode or an error code."
+    w = re.findall(r'\w+', t[max(0, m.start() - 20):m.start()].lower())
+    if w and w[-1] in _CODE_NOT: return None
+    ok = len(re.sub(r'\D', '', m['v'])) >= 4 or re.search(r'cv[cv]', m[0], re.I)
+    return (m.start('v'), m.end('v'), 'secret') if ok else None
+
+# %% ../nbs/01a_samples.ipynb #7a5bb0fe
+_AT, _DOT = r'(?:[\[({<]\s*(?:at|собака)\s*[\])}>]|\s(?:at|собака)\s)', r'(?:[\[({<]\s*(?:dot|точка)\s*[\])}>]|\s(?:dot|точка)\s)'
+_NO_DIGIT_AFTER, _KEYWORD_END = r'(?![\w/]|[.,:]\d)', r'\s*(?:№|no\.?|[:#])?\s*'
+def _whole(kind): return lambda m, t: (m.start(), m.end(), kind(m[0]) if callable(kind) else kind)
+def _value(kind): return lambda m, t: (m.start('v'), m.end('v'), kind(m['v']) if callable(kind) else kind)
+
+_TEXT_RULES = [(needles, re.compile(p, re.X), check) for needles, p, check in [  # (needles, pattern, check(match, text) -> (start, end, kind) or None)
+    (('http', 'www.', 't.me/', 'wa.me/'), r'(?:https?://|www\.|t\.me/|wa\.me/)[^\s<>"\'«»]+[^\s<>"\'«».,;:!?)\]]', _whole(_url_kind)),
+    (('@',), r'(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}', _whole('email')),
+    (('at', 'собака'), rf'(?i:(?<![\w.+-])[\w.+-]+\s*{_AT}\s*[\w-]+(?:\s*{_DOT}\s*[\w-]+)+)', _whole(_spelled_kind)),
+    (('sk-', 'pk-', 'rk-', 'gh', 'akia', 'xox', ':aa', 'eyj', 'aiza'),
+     r'''\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}|\bgh[pousr]_[A-Za-z0-9]{20,}|\bAKIA[0-9A-Z]{16}\b|\bxox[abprs]-[A-Za-z0-9-]{10,}
+        |\b\d{6,12}:AA[A-Za-z0-9_-]{30,}|\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}|\bAIza[0-9A-Za-z_-]{30,}''', _whole('secret')),
+    ((':', '='), r'''(?i:\b(?:password|passwd|pwd|passcode|пароль|пасс|token|токен|api[\ _-]?key|secret|ключ|pin|пин|cvv|cvc)\b)
+         (?:\ [\w-]+){0,3}\s*[:=]\s*(?P<v>[^\s,;]+)''', _value('secret')),
+    (('password', 'пароль'), r'(?i:\b(?:my|our|мой|наш)\s+(?:password|пароль)\s+(?:is|это|—|-)\s+)(?P<v>[^\s,;]+)', _said_password),
+    (('passw', 'пароль'), r'(?i:\b(?:password|passwd|пароль)\b)', _password_after),
+    (('code', 'код', 'pin', 'пин', 'otp', 'cvv', 'cvc'),
+     r'''(?i:(?<![\w-])(?:(?:sms|смс)[\s-]?)?(?:code|код|pin|пин(?:-?код)?|otp|cvv|cvc|passcode)
+          (?:\s+(?:из|from|in)\s+(?:смс|sms))?(?:\s+(?:подтверждения|is|это))?\s*[:=—-]?\s*)(?P<v>\d(?:\ ?\d){2,7})(?![\w.,:/]?\d|\w)''', _code),
+    (('инн', 'inn'), rf'(?i:(?<!\w)(?:инн|inn)\b){_KEYWORD_END}(?P<v>\d{{10}}(?:\d\d)?)(?!\d)', _value(_inn_kind)),
+    (('снилс', 'snils'), rf'(?i:(?<!\w)(?:снилс|snils)\b){_KEYWORD_END}(?P<v>\d{{3}}[\ -]?\d{{3}}[\ -]?\d{{3}}[\ -]?\d{{2}})(?!\d)',
+     _value(_snils_kind)),
+    (('заказ', 'order', 'трек', 'track', 'id', 'инн', 'inn', 'снилс', 'snils', '№', '#'),
+     rf'(?i:(?<!\w)(?:заказ\w*|order|трек\w*|tracking|track|id|инн|inn|снилс|snils|№|\#)){_KEYWORD_END}(?P<v>\d[\d\ \-]*\d)', _value('order')),
+    (('паспорт', 'passport'), rf'''(?i:(?<!\w)(?:паспорт\w*|passport)\b(?:\s+(?:рф|серия|series|номер|number|no\.?|№|[:\#]))*[\s:№\#]*)
+          (?P<v>\d{{2}}\ ?\d{{2}}(?:\s*(?:(?i:номер|no\.?|number)|№|,))?\s*\d{{6}}|[A-Z]{{0,2}}\d{{7,9}})(?!\d)''', _value('id')),
+    (None, r'(?i:\b[A-Z]{2}\d{2}(?:[\ \-]?[A-Z0-9]{4}){2,7}(?:[\ \-]?[A-Z0-9]{1,3})?\b)', _whole(_iban_kind)),
+    (None, r'(?<![\w/])(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[a-z])(?=[A-Za-z0-9_\-]*[A-Z])[A-Za-z0-9_\-]{24,}(?![\w/])', _whole('secret')),
+]]
+_NUMBER_RULES = [(re.compile(p, re.X), check) for p, check in [  # run on each run of 7 or more digits and separators
+    (r'(?<![\w\-])\d{3}-\d{3}-\d{3}[\ -]\d{2}(?![\w\-])', _whole(_snils_kind)),
+    (rf'(?<![\w.,\-])[34](?:[\ .\-]?\d){{19}}{_NO_DIGIT_AFTER}', _whole(_account_kind)),
+    (rf'(?<![\w+\-/.,])\d{{4}}(?P<sep>[\ .\-]?)\d{{4}}(?P=sep)\d{{4}}(?P=sep)\d{{1,7}}{_NO_DIGIT_AFTER}', _whole(_card_kind)),
+    (rf'(?<![\w+\-/.,])\d{{4}}[\ .\-]?\d{{6}}[\ .\-]?\d{{5}}{_NO_DIGIT_AFTER}', _whole(_card_kind)),  # American Express
+    (r'(?<![\w+\-/.,])\+?\(?\d[\d\ ()\-]{5,24}\d(?![\w/]|[.,]\d)', _whole(_num_kind)),
+]]
+
+# %% ../nbs/01a_samples.ipynb #8efc954d
+PHONE_REGIONS = ('RU', 'US')  # countries whose national formats (no '+') count as phone numbers
+_RUN7, _LATIN = re.compile(r'[+(]?\d(?:[\ ().\-/]*\d){6}[\d\ ().\-/]*'), re.compile('[A-Za-z]')  # a run of 7+ digits and separators
+
+def _number_spans(t:str, claimed:list)->tuple:
+    "What the number rules, and separately libphonenumber, find in the runs of 7+ digits of `t` (and 3 characters around) outside `claimed` spans."
+    import phonenumbers
+    rules, phones = [], []
+    for r in _RUN7.finditer(t):
+        if any(s <= r.start() and r.end() <= e for s, e, *_ in claimed): continue
+        a, b = max(r.start() - 3, 0), r.end() + 3
+        w = t[a:b]
+        for pat, check in _NUMBER_RULES:
+            for m in pat.finditer(w):
+                if (c := check(m, w)) is not None and c[2] is not None: rules.append((a + c[0], a + c[1], c[2]))
+        w = _LATIN.sub(' ', t[a:r.start()]) + r[0] + _LATIN.sub(' ', t[r.end():b])  # 'call+14155550132': a glued word is a space
+        for region in PHONE_REGIONS[:1] if r[0].startswith('+') else PHONE_REGIONS:  # (after a '+' the region does not matter)
+            phones += [(a + m.start, a + m.end, 'phone') for m in phonenumbers.PhoneNumberMatcher(w, region, leniency=phonenumbers.Leniency.VALID)]
+    return rules, phones
+
+def _spans(t:str)->list:
+    "Sorted, non-overlapping (start, end, kind) to replace in `t`."
+    low, found = t.lower(), []
+    for needles, pat, check in _TEXT_RULES:
+        if needles is None or any(n in low for n in needles):
+            for m in pat.finditer(t):
+                if (c := check(m, t)) is not None and c[2] is not None: found.append((*c, int(c[2] == 'order')))
+    rules, phones = _number_spans(t, [c for c in found if c[3] == 0])  # (a run inside a link or an email cannot win against it)
+    found += [(*c, 0) for c in rules] + [(*c, 2) for c in phones]
+    found.sort(key=lambda c: (c[0] - c[1], c[3]))  # longest first; on a tie a rule, then an order number, then libphonenumber
+    taken = []
+    for c in found:
+        if all(c[1] <= s or e <= c[0] for s, e, *_ in taken): taken.append(c)
+    return sorted(c[:3] for c in taken if c[2] not in ('keep', 'order'))
+
+# %% ../nbs/01a_samples.ipynb #22cbabe5
+PLACEHOLDERS = {'email': '[EMAIL]', 'phone': '[PHONE]', 'card': '[CARD]', 'iban': '[IBAN]', 'account': '[ACCOUNT]', 'id': '[ID]',
+                'token_url': '[URL]', 'secret': '[SECRET]'}  # kind -> placeholder
 _PH = PLACEHOLDERS
+# cheap tests first: most chat messages have nothing a rule could match (no digit, @, :, =, /, password word, spelled-out
+# email or 20-character word)
+_HINT, _HINT_LONG = re.compile(r'[\d@:=/＠]|(?i:парол|passw|собака|[\[({<]\s*at\b|\bdot\b)'), re.compile(r'\S{20}')
+def _hint(s:str)->bool: return _HINT.search(s) is not None or (len(s) >= 20 and _HINT_LONG.search(s) is not None)
 
 def scrub_text(
     s:str,                    # text to clean
     counts:Counter|None=None, # add the number of replacements per kind here
 )->str:
-    "Replace emails, phones, Luhn-valid cards, IBANs, token URLs and secrets in `s` with typed placeholders."
-    def rep(m):
-        k = m.lastgroup
-        if k == 'url': k = 'token_url' if _url_kind(m[0]) else None
-        elif k == 'kvv':
-            if counts is not None: counts['secret'] += 1
-            return m['kv'] + _PH['secret']
-        elif k == 'iban': k = 'iban' if _iban_ok(m[0]) else None
-        elif k == 'num': k = _num_kind(m[0])
-        elif k == 'rnd': k = 'secret'
-        if k is None: return m[0]
+    "Replace emails, phones, cards, IBANs, bank accounts, ID numbers, token URLs, passwords, codes and keys in `s` with typed placeholders."
+    if not _hint(s): return s
+    t = _fold(s)
+    spans = _spans(t)
+    if not spans: return s
+    at = None if t is s else _positions(s)
+    out, last = [], 0
+    for a, b, k in spans:
+        if at is not None: a, b = at[a], at[b - 1] + 1  # back to the original text
+        out += [s[last:a], _PH[k]]; last = b
         if counts is not None: counts[k] += 1
-        return _PH[k]
-    return _SCRUB.sub(rep, s) if _hint(s) else s
+    return ''.join(out) + s[last:]
 
 # %% ../nbs/01a_samples.ipynb #77ff8a9e
 class _Malformed(Exception): pass
@@ -221,7 +358,7 @@ def prepare(
     session_gap:float=6*3600,        # seconds of silence that start a new session
     max_chars:int=3000,              # character budget of one sample's context + reply (about 3 characters a token)
     media:str='placeholder',         # media-only messages: 'placeholder' ('[photo]'...) or 'drop'
-    scrub:bool=True,                 # replace emails, phones, cards, IBANs, token URLs, secrets with placeholders
+    scrub:bool=True,                 # replace personal data with placeholders (`scrub_text`)
     scrub_names:bool=True,           # replace other people's display names inside texts by their labels
     system_prompt:str=SYSTEM_PROMPT, # the system turn of every sample
     val_fraction:float=0.1,          # share of sessions for validation
