@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: demo test test-colab test-kaggle envs export-check nbs-test pytest docs-check install clean
+.PHONY: demo test test-colab test-kaggle user-path envs export-check nbs-test pytest docs-check install clean
 
 # $(call venv,DIR,CONSTRAINTS): a virtual environment with the library installed against a constraints file.
 # No GPU here: the CPU build of torch goes first, or pip pulls a multi-GB CUDA build. llama-cpp-python compiles from
@@ -38,9 +38,23 @@ $(COLAB_STAMP): pyproject.toml .ci/constraints-colab.txt
 # arithmetic, the Kaggle kernels) import none of them (`tools/import_audit.py` checks), so a second run would repeat the first.
 SAME_TESTS := tests/test_cli.py tests/test_kaggle.py tests/test_quiz.py tests/test_reader_differential.py tests/test_sample_export.py tests/test_style.py
 
+# The chapters of a user's path run there on a second owner's export instead (`user-path`), not a second time on the sample.
 test-colab: $(COLAB_STAMP)
-	$(COLAB_VENV)/bin/nbdev-test --n-workers 2 --timing
+	$(COLAB_VENV)/bin/nbdev-test --n-workers 2 --timing --skip-file-re '$(USER_PATH_SKIP)'
 	$(COLAB_VENV)/bin/pytest $(PYTEST_ARGS) $(addprefix --ignore=,$(SAME_TESTS))
+	$(MAKE) user-path USER_PATH_VENV=$(COLAB_VENV)
+
+# A user's path (issue 24): the chapters that read or write a run folder, each in a fresh process and folder (a new
+# machine per chapter) sharing only $LLMCLONE_OUT (Drive), on a second owner's export (tools/second_owner.py, unlike the
+# sample in every habit the chapters look at), and `llmclone run` on it alongside; a read of the bundled sample anywhere
+# on that path fails it (tools/run_user_path.py). USER_PATH_VENV picks the environment (default: the main one).
+comma := ,
+USER_CHAPTERS  := 01_export,04_train,05_gguf,06_evaluate,06a_audit,07_serve
+USER_PATH_SKIP := ^[_.]|^($(subst $(comma),|,$(USER_CHAPTERS)))\.ipynb$$
+USER_PATH_VENV ?= $(VENV)
+
+user-path: $(USER_PATH_VENV)/.installed
+	$(USER_PATH_VENV)/bin/python tools/run_user_path.py --python $(USER_PATH_VENV)/bin/python --chapters $(USER_CHAPTERS)
 
 # A third environment with the library versions Kaggle's GPU image ships (.ci/constraints-kaggle.txt), the oldest that
 # pyproject.toml allows: the tests that touch transformers, peft, accelerate and datasets (the chapters run on Colab's above).

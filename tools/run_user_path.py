@@ -55,6 +55,11 @@ def read_log(log:Path)->list:
     return [json.loads(l) for l in Path(log).read_text(encoding='utf-8').splitlines() if l.strip()] if Path(log).exists() else []
 
 
+def allowed(read:dict, allow:list)->bool:
+    "Whether a read happened inside one of the functions in `allow` (names, as in the recorded stack)."
+    return any(f.endswith(f' in {fn}') for fn in allow for f in read['stack'])
+
+
 def describe_reads(step:str, reads:list)->str:
     "One paragraph per read: which step, which cell, which process, and where in the code."
     out = []
@@ -130,8 +135,8 @@ def _tail(log:Path, n:int=40)->str:
     return '\n'.join('    | ' + l[:300] for l in lines[-n:])
 
 
-def run_chapter(name:str, work:Path, python:str, base_env:dict, paths:list, mode:str='record', limit:int=2400,
-                nbs:Path=ROOT/'nbs')->dict:
+def run_chapter(name:str, work:Path, python:str, base_env:dict, paths:list, mode:str='record', limit:int=3600,
+                nbs:Path=ROOT/'nbs', allow:tuple=(), timeout:int|None=None)->dict:
     "One chapter in a fresh process and folder; only $LLMCLONE_OUT and $LLMCLONE_EXPORT point outside it."
     d = work/'chapters'/name
     env = {**base_env, **_fresh(d), 'LLMCLONE_OUT': str(work/'out'), 'LLMCLONE_EXPORT': str(work/'export')}
@@ -139,10 +144,10 @@ def run_chapter(name:str, work:Path, python:str, base_env:dict, paths:list, mode
     shutil.copy2(Path(nbs)/f'{name}.ipynb', nb)
     guard_log, log, cell_file = d/'sample_reads.jsonl', d/'output.log', d/'current_cell.txt'
     cmd = [python, str(Path(__file__).resolve()), '--child', str(nb), '--flags', ' '.join(skip_flags()),
-           '--cell-timeout', str(cell_timeout())]
+           '--cell-timeout', str(timeout or cell_timeout())]
     print(f"→ {name} (fresh process, cwd {nb.parent})", flush=True)
     rc, secs = _run(cmd, guard_env(env, paths, guard_log, mode), nb.parent, log, limit)
-    reads = read_log(guard_log)
+    reads = [r for r in read_log(guard_log) if not allowed(r, allow)]
     res = {'step': name, 'seconds': round(secs, 1), 'returncode': rc, 'sample_reads': len(reads), 'log': str(log),
            'passed': rc == 0 and not reads}
     if rc: res['failed_at'] = cell_file.read_text(encoding='utf-8').split('\n', 1)[0] if cell_file.exists() else None
@@ -150,7 +155,7 @@ def run_chapter(name:str, work:Path, python:str, base_env:dict, paths:list, mode
     return res
 
 
-def run_pipeline(work:Path, python:str, base_env:dict, paths:list, mode:str, limit:int)->dict:
+def run_pipeline(work:Path, python:str, base_env:dict, paths:list, mode:str='record', limit:int=3600, allow:tuple=())->dict:
     "`llmclone run EXPORT --out FOLDER` in a fresh process and folder."
     d = work/'llmclone-run'
     env = {**base_env, **_fresh(d)}
@@ -159,7 +164,7 @@ def run_pipeline(work:Path, python:str, base_env:dict, paths:list, mode:str, lim
     cmd = ([str(cli)] if cli.exists() else [python, '-m', 'llmclone_nb']) + ['run', str(work/'export'), '--out', str(d/'out')]
     print(f"→ llmclone run (fresh process, output {d/'out'})", flush=True)
     rc, secs = _run(cmd, guard_env(env, paths, guard_log, mode), d/'nbs', log, limit)
-    reads = read_log(guard_log)
+    reads = [r for r in read_log(guard_log) if not allowed(r, allow)]
     res = {'step': 'llmclone run', 'seconds': round(secs, 1), 'returncode': rc, 'sample_reads': len(reads), 'log': str(log),
            'passed': rc == 0 and not reads}
     _report(res, log, reads)
@@ -190,34 +195,36 @@ def main(argv=None):
     ap.add_argument('--work', type=Path, help='folder for everything (default: a new temporary folder, removed on success)')
     ap.add_argument('--chapters', default=','.join(CHAPTERS), help='notebook names in nbs/, comma-separated, run in this order')
     ap.add_argument('--no-run', action='store_true', help='skip `llmclone run`')
+    ap.add_argument('--keep-out', action='store_true', help="keep WORK/out from an earlier run (to rerun later chapters on its data/)")
     ap.add_argument('--guard', choices=['record', 'raise'], default='record')
-    ap.add_argument('--limit', type=int, default=2400, help='seconds a chapter (or llmclone run) may take before it is killed')
+    ap.add_argument('--limit', type=int, default=3600, help='seconds a chapter (or llmclone run) may take before it is killed')
+    ap.add_argument('--allow', default='', help='functions (comma-separated) whose reads of the sample are tolerated (default: none)')
     ap.add_argument('--stop', action='store_true', help='stop at the first failed chapter (default: run them all, report all)')
     ap.add_argument('--child', help=argparse.SUPPRESS); ap.add_argument('--flags', default='', help=argparse.SUPPRESS)
-    ap.add_argument('--cell-timeout', type=int, default=600, help=argparse.SUPPRESS)
+    ap.add_argument('--cell-timeout', type=int, help="seconds a cell may take (default: pyproject's [tool.nbdev] cell_timeout)")
     a = ap.parse_args(argv)
     if a.child:
-        return child(a.child, a.flags.split(), a.cell_timeout, str(Path(a.child).parent.parent/'current_cell.txt'))
+        return child(a.child, a.flags.split(), a.cell_timeout or cell_timeout(), str(Path(a.child).parent.parent/'current_cell.txt'))
 
     work = (a.work or Path(tempfile.mkdtemp(prefix='llmclone-user-path-'))).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    for sub in ('out', 'export', 'chapters'):
+    for sub in ('export',) + (() if a.keep_out else ('out',)):
         if (work/sub).exists(): shutil.rmtree(work/sub)
-    (work/'out').mkdir()
+    (work/'out').mkdir(exist_ok=True)
     python = str(Path(a.python).absolute())   # a venv's python: not resolved through its symlink, or the venv is lost
     paths = sample_paths(python)
     export = make_export(work)
     base_env = _clean_env(os.environ)
     print(f"user path: {work}\n  export {export}\n  python {python}\n  watching {', '.join(paths)}", flush=True)
-    t0, results = time.time(), []
+    t0, results, allow = time.time(), [], tuple(f.strip() for f in a.allow.split(',') if f.strip())
     runner = None
     if not a.no_run:   # llmclone run goes alongside the chapters (its own process and folder): a second core is used
         import threading
         box = {}
-        runner = threading.Thread(target=lambda: box.update(r=run_pipeline(work, python, base_env, paths, a.guard, a.limit)))
+        runner = threading.Thread(target=lambda: box.update(r=run_pipeline(work, python, base_env, paths, a.guard, a.limit, allow)))
         runner.start()
     for name in [c.strip() for c in a.chapters.split(',') if c.strip()]:
-        res = run_chapter(name, work, python, base_env, paths, a.guard, a.limit)
+        res = run_chapter(name, work, python, base_env, paths, a.guard, a.limit, allow=allow, timeout=a.cell_timeout)
         results.append(res)
         if a.stop and not res['passed']: break
     if runner is not None: runner.join(); results.append(box['r'])
