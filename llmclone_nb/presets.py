@@ -16,8 +16,9 @@ logging.getLogger('bitsandbytes.backends.cpu.ops').setLevel(logging.ERROR)
 __all__ = ['SMOLLM2', 'PRESETS', 'MIN_CAPABILITY', 'AMPERE_MIN_GB', 'COLAB_DRIVE', 'DATA', 'GB', 'KAGGLE_WORKING_LIMIT', 'Device',
            'detect_device', 'Preset', 'UnsupportedGPU', 'pick_preset', 'get_preset', 'hf_token', 'GatedModelError',
            'gated_message', 'raise_if_gated', 'atomic_path', 'write_json', 'platform', 'output_root',
-           'sample_export_path', 'sample_chat_path', 'unpack_export', 'find_export', 'NotEnoughRoom', 'free_disk',
-           'cgroup_room', 'free_ram', 'free_gpu', 'preflight', 'scratch_dir', 'before_you_start']
+           'sample_export_path', 'sample_chat_path', 'unpack_export', 'NoExportFound', 'find_export', 'NotEnoughRoom',
+           'free_disk', 'cgroup_room', 'free_ram', 'gpu_index', 'free_gpu', 'preflight', 'scratch_dir',
+           'before_you_start']
 
 # %% ../nbs/00_presets.ipynb #e5c8e0dd
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Preset:
     gradient_checkpointing:bool=True # trade compute for activation memory
     optim:str='paged_adamw_8bit'     # optimizer name as `transformers.TrainingArguments` spells it
     eval_steps:int=50         # evaluate every N steps
+    eval_rows:int=256         # validation rows those evaluations read: a fixed subset, so their cost does not grow with the export
     save_steps:int=50         # checkpoint every N steps
     save_total_limit:int=2    # checkpoints kept on disk
 
@@ -255,24 +257,57 @@ def _export_file(p:Path)->Path|None:
         if len(inner)==1: return inner[0]
     return None
 
+class NoExportFound(FileNotFoundError):
+    "No Telegram export of yours was found: the message says where we looked and how to upload one."
+
+def _drive_note(plat:str)->str:
+    if plat!='colab': return plat
+    return f"colab, Google Drive {'mounted' if (COLAB_DRIVE/'MyDrive').is_dir() else 'not mounted'} at {COLAB_DRIVE}"
+
+def _upload_howto(plat:str)->str:
+    if plat=='colab': return ("Upload result.json (or a zip of the export folder) with the Files pane on the left (it lands in /content), "
+                              "or put it in My Drive and mount Drive (before_you_start() does).")
+    if plat=='kaggle': return "Add Input → Upload → a dataset holding result.json or the export's zip (it appears under /kaggle/input)."
+    return "Pass its path: find_export('path/to/result.json'), or set $LLMCLONE_EXPORT."
+
+def _no_export_message(patterns:list)->str:
+    plat = platform()
+    return (f"No Telegram export of yours found ({_drive_note(plat)}). Looked at $LLMCLONE_EXPORT (not set) and in:\n"
+            + ''.join(f"  {p}\n" for p in patterns)
+            + f"{_upload_howto(plat)} Export it from Telegram Desktop: Settings → Advanced → Export Telegram data, "
+              "format 'Machine-readable JSON'.\nTo try everything on the bundled synthetic sample instead, ask for it: "
+              "find_export('sample'), LLMCLONE_EXPORT=sample, or `llmclone demo`.")
+
+def _cpu_preset()->bool:
+    "Does this machine (or $LLMCLONE_PRESET) get the `cpu` preset? Its teaching cells may run on the sample."
+    try: return pick_preset().name=='cpu'
+    except UnsupportedGPU: return False
+
 def find_export(
-    path:str|os.PathLike|None=None, # result.json, the DataExport_*/ChatExport_* folder, or a zip of it
+    path:str|os.PathLike|None=None, # result.json, the DataExport_*/ChatExport_* folder, a zip of it, or 'sample'
     search:list|None=None,          # glob patterns tried in order (default: Kaggle inputs, Colab uploads and Drive)
     verbose:bool=True,              # print which export was taken
+    fallback:str|None='auto',       # nothing found: 'sample' takes the bundled sample, None stops, 'auto' = sample on the cpu preset only
 )->Path:
-    "The user's Telegram export: `path`, `$LLMCLONE_EXPORT`, Kaggle/Colab upload places, else the bundled sample."
+    "The user's Telegram export: `path`, `$LLMCLONE_EXPORT`, Kaggle/Colab upload places; the bundled sample only when asked for (or on the cpu preset)."
+    if fallback not in ('auto', 'sample', None): raise ValueError(f"fallback={fallback!r}: use 'auto', 'sample' or None")
     how, found = None, None
     for src, p in (('given', path), ('$LLMCLONE_EXPORT', os.environ.get('LLMCLONE_EXPORT'))):
+        if p and str(p)=='sample': how, found = f'the bundled sample ({src})', sample_export_path(); break
         if p:
             f = _export_file(Path(p))
             if f is None: raise FileNotFoundError(f"{p}: no Telegram export there ({src}). Export it from Telegram Desktop: "
                                                   "Settings → Advanced → Export Telegram data, format 'Machine-readable JSON'.")
             how, found = src, f; break
+    patterns = search if search is not None else _SEARCH
     if found is None:
-        for pat in (search if search is not None else _SEARCH):
+        for pat in patterns:
             hits = sorted(glob.glob(pat, recursive=True))
             if hits: how, found = f'found at {pat}', _export_file(Path(hits[0])); break
-    if found is None: how, found = 'bundled sample (no export of yours found)', sample_export_path()
+    if found is None:
+        if fallback=='sample' or (fallback=='auto' and _cpu_preset()):
+            how, found = 'bundled sample: no export of yours found (the cpu preset\'s demo)', sample_export_path()
+        else: raise NoExportFound(_no_export_message(patterns))
     if verbose: print(f"Telegram export: {found} — {how}")
     return found
 
@@ -333,10 +368,16 @@ def free_ram()->int:
     room = cgroup_room()
     return free if room is None else min(free, room)
 
-def free_gpu()->int|None:
-    "Free bytes on GPU 0 (None without a GPU)."
+def gpu_index()->int:
+    "This process's card: `$LOCAL_RANK` under `accelerate launch`/`torchrun` (one process per GPU), else GPU 0."
     import torch
-    return torch.cuda.mem_get_info(0)[0] if torch.cuda.is_available() else None
+    k = int(os.environ.get('LOCAL_RANK') or 0)
+    return k if k < torch.cuda.device_count() else 0   # a launcher that shows each process only its own card
+
+def free_gpu()->int|None:
+    "Free bytes on this process's GPU (`gpu_index()`; None without a GPU)."
+    import torch
+    return torch.cuda.mem_get_info(gpu_index())[0] if torch.cuda.is_available() else None
 
 def _gb(n:float)->str: return f"{n/GB:.1f} GB"
 
@@ -403,11 +444,13 @@ def before_you_start(
     token = hf_token() is not None
     if not token and plat!='local': notes.append("No HF_TOKEN secret: the gated mistralai repository needs one (Colab: key icon; "
                                                  "Kaggle: Add-ons → Secrets); or train from the preset's non-gated copy.")
-    found = find_export(export, verbose=False)
-    if found==sample_export_path(): notes.append('No export of yours found: the bundled sample is used. Upload result.json, '
-        + ('its folder or a zip of it to /content or Drive.' if plat=='colab' else 'its folder or a zip as a dataset (Add Input → Upload).'
-           if plat=='kaggle' else 'or pass its path (or set $LLMCLONE_EXPORT).'))
-    res = dict(platform=plat, device=dev.name, output_root=str(output_root(plat)), export=str(found), hf_token=token, notes=notes)
+    try: found = find_export(export, verbose=False)
+    except NoExportFound:   # a chapter that reads the export stops there, saying where it looked; this checklist only says so
+        found = None; notes.append(f'No export of yours found ({_drive_note(plat)}). {_upload_howto(plat)}')
+    asked = export is not None and str(export)=='sample' or os.environ.get('LLMCLONE_EXPORT')=='sample'
+    if found==sample_export_path() and not asked:
+        notes.append('No export of yours found: the cpu preset runs on the bundled sample. ' + _upload_howto(plat))
+    res = dict(platform=plat, device=dev.name, output_root=str(output_root(plat)), export=str(found) if found else None, hf_token=token, notes=notes)
     if verbose:
         print(f"{plat} · {dev.name} · outputs in {res['output_root']} · export {found}")
         for n in notes: print('  -', n)
