@@ -6,7 +6,7 @@ import logging, math, os, warnings
 from dataclasses import replace
 import torch
 from torch import nn
-from .presets import Preset, PRESETS, AMPERE_MIN_GB, get_preset, hf_token, raise_if_gated, GatedModelError, gated_message
+from .presets import Preset, PRESETS, AMPERE_MIN_GB, get_preset, hf_token, raise_if_gated, GatedModelError, gated_message, gpu_index, preflight
 from .models import model_path
 # peft's `get_peft_model` reads `model.is_gradient_checkpointing`, which transformers 5 deprecates with a FutureWarning on
 # every call: a note for peft's authors, not for our readers. Only that one message is filtered.
@@ -15,7 +15,8 @@ warnings.filterwarnings('ignore', message=r'`is_gradient_checkpointing` is depre
 # %% auto #0
 __all__ = ['GB', 'nf4_levels', 'quantize_nf4', 'dequantize_nf4', 'dynamic_map', 'double_quantize', 'double_dequantize',
            'LoRALinear', 'find_lora_targets', 'meta_model', 'lora_param_count', 'bnb_config', 'guard_cpu_4bit',
-           'load_for_training', 'estimate_memory', 'footprint_4bit', 'memory_table', 'show_table', 'plot_memory']
+           'base_model_id', 'download_need', 'load_for_training', 'grad_error_after_generate', 'estimate_memory',
+           'footprint_4bit', 'memory_table', 'show_table', 'plot_memory']
 
 # %% ../nbs/03_qlora.ipynb #2b5c49f9
 def nf4_levels(
@@ -169,6 +170,54 @@ def guard_cpu_4bit(
         n += 1
     return n
 
+# %% ../nbs/03_qlora.ipynb #h4qbase1
+_BASES = {}   # (model id, its copy, token given) -> the id to load: the Hub is asked once per process
+
+def _open_config(mid:str, token:str|None):
+    "The model's config from a folder or the Hub: what opening a gated repository without access fails on."
+    from transformers import AutoConfig
+    return AutoConfig.from_pretrained(model_path(mid), token=token)
+
+def base_model_id(
+    preset:Preset|str|None=None, # the run's preset: its `model_id` and non-gated `alt_model_id`
+    model_id:str|None=None,      # a model you named (Hub id or folder): used as it is, never swapped
+    verbose:bool=True,           # print the one-line notice when the non-gated copy is taken
+)->str:
+    "The base model this session can open: the preset's model, or its non-gated copy when the gated repository is shut to us; `GatedModelError` when neither opens."
+    if not isinstance(preset, Preset): preset = get_preset(preset, verbose=False)
+    mid, alt = (model_id, None) if model_id else (preset.model_id, preset.alt_model_id)
+    token = hf_token()
+    key = (mid, alt, token is not None)
+    if key in _BASES: return _BASES[key]
+    used = mid
+    try: _open_config(mid, token)
+    except Exception as e:
+        try: raise_if_gated(e, mid, alt)
+        except GatedModelError as gated:
+            if not alt: raise
+            try: _open_config(alt, token)
+            except Exception as e2:
+                raise GatedModelError(f"{gated}\nThe non-gated copy {alt} did not open either ({type(e2).__name__}: {e2}).") from e2
+            used = alt
+            if verbose: print(f"{mid} is gated and {'no HF_TOKEN is set' if token is None else 'your HF_TOKEN does not open it'}: "
+                              f"using its non-gated copy {alt} (the same weights).")
+    _BASES[key] = used
+    return used
+
+def download_need(
+    model_id:str,   # Hub id or folder, as `base_model_id` returns it
+    config=None,    # its transformers config (default: read)
+)->dict:
+    "{Hub cache folder: bytes} that a Hub model's 16-bit shards take to download; {} for a folder or a model already cached."
+    from pathlib import Path
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.constants import HF_HUB_CACHE
+    mid = model_path(model_id)
+    if Path(mid).is_dir() or any(isinstance(try_to_load_from_cache(mid, f), str) for f in ('model.safetensors.index.json', 'model.safetensors')):
+        return {}
+    config = config or _open_config(model_id, hf_token())
+    return {HF_HUB_CACHE: 2*sum(p.numel() for p in meta_model(config).parameters())}
+
 # %% ../nbs/03_qlora.ipynb #c788b156
 def load_for_training(
     preset:Preset|str|None=None, # hardware preset or its name (default: `get_preset()`)
@@ -183,25 +232,18 @@ def load_for_training(
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     if not isinstance(preset, Preset): preset = get_preset(preset, verbose=False)
     if load_in_4bit is not None: preset = replace(preset, load_in_4bit=load_in_4bit)
-    mid = model_id or model_path(preset)
+    used = base_model_id(preset, model_id)   # the preset's model, or its non-gated copy: one id for the whole run
+    mid = model_path(used)
+    need = download_need(used)   # a 7B is 14.5 GB of shards: said before the download starts, not when the disk is full
+    if need: preflight(f"download {used}", disk=need, fix="Free some disk, or set $HF_HOME to a folder on a bigger one.")
     kw = dict(dtype=preset.torch_dtype(), token=hf_token())
     if preset.load_in_4bit: kw['quantization_config'] = bnb_config(preset)
     # one process per GPU under `accelerate launch`: each loads onto its own card
-    if torch.cuda.is_available(): kw['device_map'] = {'': int(os.environ.get('LOCAL_RANK', 0))}
-    used = model_id or preset.model_id
+    if torch.cuda.is_available(): kw['device_map'] = {'': gpu_index()}
     try:
         tok = AutoTokenizer.from_pretrained(mid, token=kw['token'])
         model = AutoModelForCausalLM.from_pretrained(mid, **kw)
-    except Exception as e:
-        try: raise_if_gated(e, mid, preset.alt_model_id)
-        except GatedModelError:
-            if model_id or not preset.alt_model_id: raise
-            # the preset's gated repository without a token that opens it: its non-gated copy (same weights) is the way
-            warnings.warn(f"{mid} is gated and this session has no token that opens it: training on the non-gated copy "
-                          f"{preset.alt_model_id}. {gated_message(mid)}")
-            used = preset.alt_model_id
-            tok = AutoTokenizer.from_pretrained(used, token=kw['token'])
-            model = AutoModelForCausalLM.from_pretrained(used, **kw)
+    except Exception as e: raise_if_gated(e, used)   # the config opened; a file that does not is said the same way
     guard_cpu_4bit(model)
     gc_kw = {'use_reentrant': False}
     if preset.load_in_4bit:
@@ -235,10 +277,25 @@ def _fp32_twin(model4, model_id:str):
     return ref
 
 def _lora_grads(model, ids)->dict:
-    "Gradients of every LoRA parameter for one causal-LM loss on `ids`."
+    "Gradients (on the CPU) of every LoRA parameter for one causal-LM loss on `ids`, moved to the model's device."
     model.train(); model.zero_grad()
+    ids = ids.to(model.device)
     model(input_ids=ids, labels=ids).loss.backward()
-    return {n: None if p.grad is None else p.grad.detach().clone() for n, p in model.named_parameters() if 'lora_' in n}
+    return {n: None if p.grad is None else p.grad.detach().cpu().clone() for n, p in model.named_parameters() if 'lora_' in n}
+
+def grad_error_after_generate(
+    model4,       # a 4-bit peft model from `load_for_training`
+    ref,          # its fp32 twin (`_fp32_twin`)
+    ids,          # token ids, shape (1, n), on any device
+    pad_token_id:int=0, # for `generate`
+)->float:
+    "Call `generate` on `model4`, then the largest relative difference between its LoRA gradients and `ref`'s."
+    import torch
+    model4.eval()
+    with torch.no_grad(): model4.generate(input_ids=ids.to(model4.device), max_new_tokens=4, do_sample=False, pad_token_id=pad_token_id)
+    g4, gr = _lora_grads(model4, ids), _lora_grads(ref, ids)
+    assert set(g4)==set(gr), 'the twin has other adapters'
+    return max(float('inf') if g4[k] is None else ((g4[k]-gr[k]).norm()/gr[k].norm()).item() for k in gr)
 
 # %% ../nbs/03_qlora.ipynb #ba469ecb
 GB = 1e9

@@ -92,24 +92,22 @@ def test_weight_term_equals_footprint_of_7b_shaped_model(tmp_path):
     assert 4.0e9 < full['weights'] + full['quant_constants'] < 4.3e9
 
 
-def test_gated_default_falls_back_to_the_open_copy(tiny_dir, monkeypatch):
+def test_gated_default_falls_back_to_the_open_copy(tiny_dir, monkeypatch, capsys):
     "No token for the preset's gated repository: the loader trains on the preset's non-gated copy and records it."
     from dataclasses import replace
-    import transformers
+    import llmclone_nb.qlora as ql
     from llmclone_nb.presets import PRESETS, GatedModelError
     class GatedRepoError(Exception): pass   # huggingface_hub's error of that name, as the Hub raises it
-    def gate(real):
-        def from_pretrained(name, *a, **k):
-            if name == 'gated-org/model': raise GatedRepoError('401 Client Error: access to model gated-org/model is restricted')
-            return real(name, *a, **k)
-        return from_pretrained
-    monkeypatch.setattr(transformers.AutoTokenizer, 'from_pretrained', gate(transformers.AutoTokenizer.from_pretrained))
-    monkeypatch.setattr(transformers.AutoModelForCausalLM, 'from_pretrained', gate(transformers.AutoModelForCausalLM.from_pretrained))
+    real = ql._open_config
+    def open_config(mid, token):
+        if mid == 'gated-org/model': raise GatedRepoError('401 Client Error: access to model gated-org/model is restricted')
+        return real(mid, token)
+    monkeypatch.setattr(ql, '_open_config', open_config); ql._BASES.clear()
     p = replace(PRESETS['cpu'], model_id='gated-org/model', alt_model_id=str(tiny_dir))
-    with pytest.warns(UserWarning, match='non-gated copy'):
-        m, tok = load_for_training(p)
-    assert m.llmclone_base == str(tiny_dir)
+    m, tok = load_for_training(p)
+    assert m.llmclone_base == str(tiny_dir) and 'non-gated copy' in capsys.readouterr().out
     with pytest.raises(GatedModelError, match='accept the terms'):   # a model the user named is never swapped
         load_for_training(p, model_id='gated-org/model')
     with pytest.raises(GatedModelError):                             # nor a preset without a copy
         load_for_training(replace(p, alt_model_id=None))
+    ql._BASES.clear()
