@@ -2,17 +2,18 @@
 
 # %% ../nbs/04_train.ipynb #98895016
 from __future__ import annotations
-import os, re, json, math, time, shutil, warnings
+import os, re, sys, json, math, time, shutil, warnings
 from dataclasses import dataclass, replace, asdict, fields
 from pathlib import Path
-from .presets import Preset, get_preset, output_root, find_export, atomic_path, write_json, hf_token
+from .presets import Preset, get_preset, output_root, find_export, atomic_path, write_json, hf_token, gpu_index
 from .prompt import SYSTEM_PROMPT, GENERATION, sample, prompt_ids, stop_ids
 
 # %% auto #0
-__all__ = ['DEFAULT_TEMPLATE', 'read_jsonl', 'load_rows', 'fix_pad_token', 'ensure_chat_template', 'tokenize_chat', 'loss_spans',
-           'show_labels', 'plot_label_mask', 'tokenize_rows', 'PadCollator', 'length_grouped_order', 'padding_share',
-           'load_model', 'training_args', 'one_gpu', 'find_last_checkpoint', 'train_preflight', 'GroupedSampler',
-           'train', 'plot_losses', 'load_clone', 'chat', 'compare_replies', 'chat_box', 'chat_cli']
+__all__ = ['DEFAULT_TEMPLATE', 'TOKENS_PER_S', 'read_jsonl', 'load_rows', 'find_data', 'fix_pad_token', 'ensure_chat_template',
+           'tokenize_chat', 'loss_spans', 'show_labels', 'plot_label_mask', 'tokenize_rows', 'PadCollator',
+           'length_grouped_order', 'padding_share', 'load_model', 'training_args', 'one_gpu', 'find_last_checkpoint',
+           'train_preflight', 'GroupedSampler', 'eval_subset', 'train_plan', 'plan_line', 'train', 'optimizer_name',
+           'plot_losses', 'load_clone', 'chat', 'compare_replies', 'chat_box', 'chat_cli']
 
 # %% ../nbs/04_train.ipynb #f2400f7e
 def read_jsonl(path:str|os.PathLike)->list:
@@ -38,6 +39,27 @@ def load_rows(
                                  "Re-create the dataset with chapter 1.")
     out['stats'] = json.loads((d/'stats.json').read_text(encoding='utf-8')) if (d/'stats.json').exists() else {}
     return out
+
+# %% ../nbs/04_train.ipynb #h4tfind1
+def find_data(
+    data_dir:str|os.PathLike|None=None, # chapter 1's folder (default: `output_root()/'data'`)
+    preset:Preset|None=None,            # the `cpu` preset may fall back on the bundled sample (default: this machine's)
+    verbose:bool=True,                  # say what was done
+)->Path:
+    "Chapter 1's dataset folder: as it is, else made here from your export (the bundled sample only on the `cpu` preset), else an error that says to run chapter 1."
+    from llmclone_nb.presets import NoExportFound, platform, _drive_note
+    d = Path(data_dir or output_root()/'data')
+    if (d/'train.jsonl').is_file(): return d
+    p = preset or get_preset(verbose=False)
+    try: export = find_export(fallback='sample' if p.name=='cpu' else None, verbose=verbose)
+    except NoExportFound as e:
+        raise FileNotFoundError(f"No dataset at {d} (looked for train.jsonl there; {_drive_note(platform())}). Run chapter 1 first: "
+                                f"it turns your export into {d} (on Colab, with Drive mounted, so that this chapter finds it on a new "
+                                f"machine). If chapter 1 wrote it elsewhere, set $LLMCLONE_OUT to the folder holding data/.\n{e}") from None
+    from llmclone_nb.export import prepare
+    if verbose: print(f"No dataset at {d} yet: preparing it from {export}, as chapter 1 does")
+    prepare(export, d)
+    return d
 
 # %% ../nbs/04_train.ipynb #b24b0573
 _PAD_CANDIDATES = ('<|endoftext|>', '<|finetune_right_pad_id|>', '<pad>', '<|pad|>', '<unk>')
@@ -219,11 +241,12 @@ def training_args(
     import torch
     from transformers import TrainingArguments
     cuda = torch.cuda.is_available()
+    optim = preset.optim if cuda or _bnb_optim_on_cpu() else preset.optim.replace('paged_adamw_8bit', 'adamw_torch')
     kw = dict(output_dir=str(Path(out_dir)/'checkpoints'),
         per_device_train_batch_size=preset.micro_batch, per_device_eval_batch_size=preset.micro_batch,
         gradient_accumulation_steps=preset.grad_accum, learning_rate=preset.learning_rate, max_steps=preset.max_steps,
         warmup_steps=preset.warmup_steps, lr_scheduler_type='cosine', weight_decay=0.0, max_grad_norm=1.0,
-        optim=preset.optim if cuda else preset.optim.replace('paged_adamw_8bit', 'adamw_torch'),
+        optim=optim,   # bitsandbytes ≥ 0.49 steps its (paged) 8-bit AdamW on the CPU too: the t4 path, checkable without a T4
         # no gradient_checkpointing here: `load_for_training` (chapter 3) switches it on on the model per preset, with
         # use_reentrant=False; Trainer would switch it on a second time (and transformers 5.2x renames the argument)
         fp16=cuda and preset.dtype=='float16', bf16=cuda and preset.dtype=='bfloat16', use_cpu=not cuda,
@@ -231,10 +254,23 @@ def training_args(
         save_strategy='steps', save_steps=preset.save_steps, save_total_limit=preset.save_total_limit,
         logging_steps=max(1, min(10, preset.max_steps//30)), report_to='none', seed=seed, data_seed=seed,
         remove_unused_columns=False,
-        include_num_input_tokens_seen='non_padding', ddp_find_unused_parameters=False, dataloader_num_workers=0)
+        include_num_input_tokens_seen='non_padding', ddp_find_unused_parameters=False, dataloader_num_workers=0,
+        disable_tqdm=not _live_terminal())   # a log redirected to a file gets the loss lines, not carriage-return progress bars
     if not cuda and int(os.environ.get('WORLD_SIZE', 1))>1: kw['ddp_backend'] = 'gloo'   # several CPU processes (tests)
     kw.update(kwargs)
     return one_gpu(TrainingArguments(**kw))
+
+def _bnb_optim_on_cpu()->bool:
+    "Does the installed bitsandbytes step its 8-bit optimizers on the CPU (0.49 and newer)?"
+    try:
+        import bitsandbytes as bnb
+        return tuple(int(x) for x in re.findall(r'\d+', bnb.__version__)[:2]) >= (0, 49)
+    except ImportError: return False
+
+def _live_terminal(stream=None)->bool:
+    "Progress bars help on a terminal or in a notebook, not in a file or a pipe."
+    stream = stream or sys.stderr
+    return bool(getattr(stream, 'isatty', lambda: False)()) or 'ipykernel' in sys.modules
 
 def one_gpu(args):
     "One process on a machine with several GPUs (Kaggle's 2×T4) trains on GPU 0 with the preset's batch."
@@ -269,19 +305,18 @@ def train_preflight(
 )->dict:
     "Stop before training when the preset's run will not fit this GPU, or its download and checkpoints the disk; return the memory estimate."
     from transformers import AutoConfig
-    from huggingface_hub import try_to_load_from_cache
-    from huggingface_hub.constants import HF_HUB_CACHE
-    from llmclone_nb.qlora import estimate_memory, meta_model
+    from llmclone_nb.qlora import estimate_memory, base_model_id, download_need
     from llmclone_nb.presets import preflight, free_gpu
     from llmclone_nb.models import model_path
-    mid = model_path(preset)
-    if config is None: config = AutoConfig.from_pretrained(mid, token=hf_token())
+    if config is None:   # the gated repository, or its non-gated copy when that one is shut to us (`train` has asked already)
+        mid = model_path(base_model_id(preset))
+        config = AutoConfig.from_pretrained(mid, token=hf_token())
+    else: mid = model_path(preset)
     if gpu_free is None: gpu_free = free_gpu()
     est = estimate_memory(config, preset, gpu_memory=gpu_free or float('inf'), cuda_context=0.5e9 if gpu_free else 0)
     ckpt = est['trainable']*(4+4+8)   # fp32 adapter, its gradients' scaler state, two Adam moments (upper bound)
     disk = {out_dir: ckpt*(preset.save_total_limit+1)}
-    if not Path(mid).is_dir() and not isinstance(try_to_load_from_cache(mid, 'model.safetensors.index.json'), str):
-        disk[HF_HUB_CACHE] = 2*sum(p.numel() for p in meta_model(config).parameters())   # the 16-bit shards from the Hub
+    disk.update(download_need(mid, config))   # the 16-bit shards from the Hub, unless cached or a folder
     preflight(f"train with the {preset.name} preset", disk=disk,
               gpu=est['total'] if gpu_free else 0, gpu_free=gpu_free,
               fix=f"Shorten samples (max_seq_len={preset.max_seq_len//2}) or use micro_batch=1 with grad_accum={preset.batch_size} "
@@ -321,7 +356,44 @@ def _split(preset:Preset|str|None, overrides:dict)->tuple:
     "Apply the `Preset` fields among `overrides`; return `(preset, other options)`."
     p = preset if isinstance(preset, Preset) else get_preset(preset, verbose=False)
     names = {f.name for f in fields(Preset)}
-    return replace(p, **{k: v for k, v in overrides.items() if k in names}), {k: v for k, v in overrides.items() if k not in names}
+    mine = {k: v for k, v in overrides.items() if k in names}
+    if mine.get('model_id', p.model_id)!=p.model_id: mine.setdefault('alt_model_id', None)   # a model you name is never swapped
+    return replace(p, **mine), {k: v for k, v in overrides.items() if k not in names}
+
+# tokens per second of a training step, per preset: what `train` says the run will take before it starts
+TOKENS_PER_S = {'cpu': (30, 'measured: chapter 4 on 2 shared vCPUs'), 't4': (700, 'estimate, not measured'),
+                'ampere': (2500, 'estimate, not measured')}
+
+def eval_subset(
+    n:int,          # validation samples
+    cap:int,        # at most this many are evaluated during training
+    seed:int=0,     # the same subset for a seed, in every process and after a resume
+)->list:
+    "Sorted indices of a fixed random subset of at most `cap` of `n` validation samples."
+    import random
+    return list(range(n)) if n<=cap else sorted(random.Random(seed).sample(range(n), cap))
+
+def train_plan(
+    preset:Preset,      # the run's preset
+    train_stats:dict,   # `tokenize_rows` statistics of the training split
+    eval_rows:int,      # validation samples each evaluation reads
+    world_size:int=1,   # processes (GPUs) sharing a step
+)->dict:
+    "Steps, samples, passes over the data, evaluations and an estimated time, before any of it is spent."
+    per_step = preset.batch_size*world_size
+    tok_s, how = TOKENS_PER_S.get(preset.name, TOKENS_PER_S['t4'])
+    n_evals = 1 + preset.max_steps//preset.eval_steps + (preset.max_steps % preset.eval_steps > 0)
+    train_tokens = preset.max_steps*per_step*train_stats['mean_len']
+    eval_tokens = n_evals*eval_rows*train_stats['mean_len']/3    # a forward pass costs about a third of a training step
+    return dict(steps=preset.max_steps, samples_per_step=per_step, train_samples=train_stats['samples'],
+                passes=round(preset.max_steps*per_step/max(1, train_stats['samples']), 2), evaluations=n_evals,
+                eval_rows=eval_rows, minutes=round((train_tokens+eval_tokens)/tok_s/60, 1), tokens_per_s=tok_s, how=how)
+
+def plan_line(plan:dict)->str:
+    "`train_plan` as one sentence."
+    return (f"Training plan: {plan['steps']} steps × {plan['samples_per_step']} samples = {plan['passes']} passes over "
+            f"{plan['train_samples']} samples; {plan['evaluations']} evaluations on {plan['eval_rows']} validation rows; "
+            f"about {plan['minutes']} min at {plan['tokens_per_s']} tokens/s ({plan['how']}).")
 
 def train(
     data_dir:str|os.PathLike,             # chapter 1's folder (train.jsonl, validation.jsonl, stats.json)
@@ -339,6 +411,8 @@ def train(
     target_modules, callbacks, extra = opts.pop('target_modules', None), list(opts.pop('callbacks', [])), opts.pop('args', {})
     if opts: raise TypeError(f"train() got unknown options {sorted(opts)}: use Preset fields ({', '.join(f.name for f in fields(Preset))}) "
                              "or seed, train_on, target_modules, callbacks, args.")
+    from llmclone_nb.qlora import base_model_id
+    preset = replace(preset, model_id=base_model_id(preset))   # one id for preflight, loader and llmclone.json (gated → its copy)
     out = Path(out_dir or output_root())
     ckpt = find_last_checkpoint(out) if resume else None
     if not resume and (out/'checkpoints').exists(): shutil.rmtree(out/'checkpoints')
@@ -351,9 +425,14 @@ def train(
     train_ds, train_stats = tokenize_rows(rows['train'], tok, preset.max_seq_len, train_on)
     eval_ds, eval_stats = tokenize_rows(rows['validation'], tok, preset.max_seq_len, train_on)
     # order does not change the loss; sorted wastes no padding (`select`, not `Dataset.sort`: no pyarrow deprecation notice)
-    lengths = list(eval_ds['length'])
-    eval_ds = eval_ds.select(sorted(range(len(lengths)), key=lengths.__getitem__)).remove_columns('length')
+    # evaluations during training read a fixed subset (`eval_rows`): their cost stays bounded however big the export
+    keep = eval_subset(len(eval_ds), preset.eval_rows, seed)
+    lengths = list(eval_ds.select(keep)['length'])
+    eval_ds = eval_ds.select([keep[i] for i in sorted(range(len(keep)), key=lengths.__getitem__)]).remove_columns('length')
+    eval_stats['evaluated'] = len(keep)
     args = training_args(preset, out, seed=seed, **{'eval_on_start': ckpt is None, **extra})
+    plan = train_plan(preset, train_stats, len(keep), max(1, args.world_size))
+    if args.process_index==0: print(plan_line(plan), flush=True)
     meter = _meter()
     trainer = _trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tok,
                       data_collator=PadCollator(tok.pad_token_id, 8 if torch.cuda.is_available() else 1),
@@ -372,8 +451,10 @@ def train(
     tokens = trainer.state.num_input_tokens_seen-seen0
     lengths = train_ds['length']
     order = length_grouped_order(lengths, preset.micro_batch*preset.grad_accum*max(1, args.world_size), seed)
-    info = {'preset': preset.name, 'base_model': getattr(model, 'llmclone_base', preset.model_id),   # the open copy if the gated repo was shut
-            'settings': asdict(preset),
+    ran = optimizer_name(trainer.optimizer)   # None: a finished run, restored without a step
+    info = {'preset': preset.name, 'base_model': preset.model_id,   # the open copy if the gated repo was shut
+            'settings': asdict(replace(preset, optim=args.optim.value if hasattr(args.optim, 'value') else str(args.optim))),
+            'optimizer': ran, 'plan': plan,
             'chat_template': tok.chat_template, 'pad_token': tok.pad_token, 'eos_token': tok.eos_token, 'train_on': train_on,
             'system_prompt': system,
             'data': {'dir': str(data_dir), 'stats': rows['stats'], 'train': train_stats, 'validation': eval_stats},
@@ -391,6 +472,16 @@ def train(
             write_json(Path(tmp)/'llmclone.json', info)
         write_json(out/'log_history.json', hist)
     return {**info, 'adapter_dir': str(adapter), 'log_history': hist}
+
+def optimizer_name(opt)->str|None:
+    "What really steps: 'torch.AdamW', 'bitsandbytes.AdamW 8-bit' (+ ' paged' on a GPU: bitsandbytes pages only CUDA memory)."
+    import torch
+    o = getattr(opt, 'optimizer', opt)   # accelerate wraps it
+    if o is None: return None
+    name = f"{type(o).__module__.split('.')[0]}.{type(o).__name__}"
+    if getattr(getattr(o, 'args', None), 'optim_bits', 32)==8: name += ' 8-bit'
+    if getattr(o, 'is_paged', False) and torch.cuda.is_available(): name += ' paged'
+    return name
 
 def _tokens_at(ckpt:Path)->int:
     "Tokens seen up to a checkpoint (from its trainer_state.json)."
