@@ -173,10 +173,12 @@ def _number_spans(t:str, claimed:list)->tuple:
     for r in _RUN7.finditer(t):
         if any(s <= r.start() and r.end() <= e for s, e, *_ in claimed): continue
         a, b = max(r.start() - 3, 0), r.end() + 3
-        w = t[a:b]
+        w, n = t[a:b], len(rules)
         for pat, check in _NUMBER_RULES:
             for m in pat.finditer(w):
                 if (c := check(m, w)) is not None and c[2] is not None: rules.append((a + c[0], a + c[1], c[2]))
+        end = r.start() + len(r[0].rstrip(' ().-/'))
+        if any(s <= r.start() and end <= e for s, e, _ in rules[n:]): continue  # a rule already took the whole run
         w = _LATIN.sub(' ', t[a:r.start()]) + r[0] + _LATIN.sub(' ', t[r.end():b])  # 'call+14155550132': a glued word is a space
         for region in PHONE_REGIONS[:1] if r[0].startswith('+') else PHONE_REGIONS:  # (after a '+' the region does not matter)
             phones += [(a + m.start, a + m.end, 'phone') for m in phonenumbers.PhoneNumberMatcher(w, region, leniency=phonenumbers.Leniency.VALID)]
