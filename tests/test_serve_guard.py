@@ -189,3 +189,25 @@ def test_request_problem_keeps_ordinary_clients():
           'n': 1, 'logprobs': False, 'tools': [], 'response_format': {'type': 'text'}, 'seed': 42, 'user': 'x', 'stream_options': {'include_usage': True}}
     assert request_problem('/v1/chat/completions', ok, 2048) is None
     assert request_problem('/v1/completions', {'prompt': 'hi', 'max_tokens': 16}, 2048) is None
+
+def test_a_long_history_is_cut_first_and_the_prompt_is_unchanged(tmp_path):
+    """`clone_prompt` hands `prompt_ids` only the turns that can reach the prompt (`_recent`), so a history of 20 000
+    messages costs what a short one does, and the prompt is token for token what `prompt_ids` makes of the whole history.
+    Planted defect: counting a turn's tokens too high in `_recent` (twice its length: the history is cut too early)."""
+    import random
+    from llama_cpp import Llama
+    from llmclone_nb.serve import clone_prompt, clone_messages, _recent
+    from llmclone_nb.prompt import GGUFTokenizer, prompt_ids
+    from llmclone_nb.gguf_export import gguf_system
+    llm = Llama(str(tiny_clone(tmp_path)), n_ctx=512, verbose=False)
+    tok, rng = GGUFTokenizer(llm), random.Random(5)
+    words = ['да', 'привет! как дела?', 'го в кино', 'слово ' * 40, 'ok', 'почему)']
+    for n in [1, 2, 3, 4, 7, 20, 60]:
+        for mt in [16, 128, 400, 490]:
+            msgs = [{'role': rng.choice(['user', 'user', 'assistant']), 'content': rng.choice(words)} for _ in range(n)]
+            if rng.random() < 0.3: msgs.insert(0, {'role': 'system', 'content': 'ты бот'})
+            msgs.append({'role': 'user', 'content': rng.choice(words)})
+            room = max(512 - mt, 16)
+            assert clone_prompt(llm, msgs, mt) == prompt_ids(tok, clone_messages(msgs), gguf_system(llm), max_len=room), (n, mt)
+    many = [{'role': 'user' if i % 2 == 0 else 'assistant', 'content': f'сообщение {i}'} for i in range(20_001)]
+    assert len(_recent(tok, many, 512 - 128)) < 200
