@@ -2,12 +2,13 @@
 
 # %% ../nbs/00_prompt.ipynb #f10679fa
 from __future__ import annotations
-import re
+import re, weakref, warnings
+from pathlib import Path
 from dataclasses import dataclass, asdict
 
 # %% auto #0
-__all__ = ['SYSTEM_PROMPT', 'GENERATION', 'render', 'encode', 'TemplateError', 'chat_format', 'conversation', 'prompt_text',
-           'prompt_ids', 'reply_text', 'sample', 'stop_ids', 'GGUFTokenizer', 'Decoding']
+__all__ = ['SYSTEM_PROMPT', 'GENERATION', 'render', 'encode', 'TemplateError', 'chat_format', 'control_tokens', 'neutralise',
+           'conversation', 'prompt_text', 'prompt_ids', 'reply_text', 'sample', 'stop_ids', 'GGUFTokenizer', 'Decoding']
 
 # %% ../nbs/00_prompt.ipynb #5e13ef0b
 SYSTEM_PROMPT = ("You are chatting in Telegram as yourself. Reply to the last message the way you usually write: "
@@ -53,17 +54,52 @@ def chat_format(tok)->dict:
     _FORMATS[key] = f = {'system': system, 'header': header, 'lead': '' if header else lead, 'end': end, '_probe': (user, len(p)+len(header))}
     return f
 
+# %% ../nbs/00_prompt.ipynb #c7a1e0f1
+_ZW = '\u200b'   # zero-width space: invisible, not whitespace to `strip` or `| trim`, and part of no marker
+_CONTROL_RX = weakref.WeakKeyDictionary()
+
+def control_tokens(tok)->list:
+    "The strings `tok` reads as one control token: its special tokens, and the added tokens its chat template writes (longest first)."
+    if hasattr(tok, 'whole_tokens'): added = tok.whole_tokens()   # `GGUFTokenizer`: llama.cpp's own list
+    else: added = [(a.content, a.special) for a in tok.added_tokens_decoder.values()]+[(t, True) for t in tok.all_special_tokens]
+    template = str(tok.chat_template or '')
+    found = {t for t, special in added if len(t)>1 and t.strip() and _ZW not in t and (special or t in template)}
+    return sorted(found, key=lambda t: (-len(t), t))
+
+def _control_rx(tok):
+    "A regex matching `control_tokens(tok)` (None: there are none), cached per tokenizer and template."
+    key = (str(tok.chat_template), len(tok) if hasattr(tok, '__len__') else None)
+    try: hit = _CONTROL_RX.get(tok)
+    except TypeError: hit = None   # a tokenizer that cannot be weakly referenced: no cache
+    if hit and hit[0]==key: return hit[1]
+    ts = control_tokens(tok)
+    rx = re.compile('|'.join(map(re.escape, ts))) if ts else None
+    try: _CONTROL_RX[tok] = (key, rx)
+    except TypeError: pass
+    return rx
+
+def neutralise(tok, text:str)->str:
+    "`text` with a zero-width space after the first character of every control token of `tok` in it: it encodes as plain text."
+    rx = _control_rx(tok) if text else None
+    while rx is not None and rx.search(text):   # a second pass for tokens that overlapped one broken in the first
+        text = rx.sub(lambda m: m[0][0]+_ZW+m[0][1:], text)
+    return text
+
 # %% ../nbs/00_prompt.ipynb #951ae2ba
-def _turns(messages:list)->tuple:
-    "`(system text or None, turns)`: turns alternate user/assistant and start with the other person."
-    system, turns = [], []
+def _turns(
+    tok,                   # the tokenizer whose control tokens are neutralised
+    messages:list,         # [{'role', 'content'}, ...]
+    system:str|None=None,  # the system text when `messages` has no system turn of its own
+)->tuple:
+    "`(system text or None, turns)`, every text neutralised: turns alternate user/assistant and start with the other person."
+    own, turns = [], []
     for m in messages:
-        role, c = m['role'], m['content']
-        if role=='system': system.append(c); continue
+        role, c = m['role'], neutralise(tok, m['content'])
+        if role=='system': own.append(c); continue
         if role not in ('user', 'assistant'): raise ValueError(f"role {role!r}: a chat has system, user and assistant turns only.")
         if turns and turns[-1]['role']==role: turns[-1] = {'role': role, 'content': turns[-1]['content']+'\n'+c}
         elif turns or role=='user': turns.append({'role': role, 'content': c})
-    return ('\n\n'.join(system) if system else None), turns
+    return ('\n\n'.join(own) if own else neutralise(tok, system) if system else system), turns
 
 def _assemble(tok, system:str|None, turns:list)->list:
     "The messages to render: the system turn first, or folded into the first user turn where the template has none."
@@ -76,10 +112,9 @@ def conversation(
     messages:list|str,             # the chat so far, or one message from the other person
     system:str|None=SYSTEM_PROMPT, # used when `messages` has no system turn of its own (None: no system text)
 )->list:
-    "The messages exactly as they are rendered for this model: system placed or folded, roles alternating."
+    "The messages exactly as they are rendered for this model: system placed or folded, roles alternating, control tokens neutralised."
     if isinstance(messages, str): messages = [{'role': 'user', 'content': messages}]
-    own, turns = _turns(messages)
-    return _assemble(tok, own if own is not None else system, turns)
+    return _assemble(tok, *_turns(tok, messages, system))
 
 # %% ../nbs/00_prompt.ipynb #f0dfab9b
 def prompt_text(tok, messages:list|str, system:str|None=SYSTEM_PROMPT)->str:
@@ -108,8 +143,7 @@ def prompt_ids(
 )->list:
     "The token ids the model reads before its next reply: what training put before every reply, and what inference feeds."
     if isinstance(messages, str): messages = [{'role': 'user', 'content': messages}]
-    own, turns = _turns(messages)
-    sys_ = own if own is not None else system
+    sys_, turns = _turns(tok, messages, system)
     ids = lambda t: encode(tok, prompt_text(tok, _assemble(tok, sys_, t), None))
     out = ids(turns)
     while max_len and len(out)>max_len and len(turns)>2:
@@ -123,7 +157,7 @@ def prompt_ids(
 def reply_text(tok, content:str)->str:
     "How the template writes your reply after the prompt, up to and including its end-of-turn marker."
     f = chat_format(tok); user, n = f['_probe']
-    tail = render(tok, user+[{'role': 'assistant', 'content': content}])[n:]
+    tail = render(tok, user+[{'role': 'assistant', 'content': neutralise(tok, content)}])[n:]
     if f['end'] and f['end'] in tail: return tail[:tail.rindex(f['end'])+len(f['end'])]
     return tail.rstrip()+f['end']
 
@@ -146,7 +180,7 @@ def sample(
 )->tuple|None:
     "`(input_ids, labels)`: the prompt for the chat before your last reply, then that reply and its end-of-turn, labelled."
     if train_on not in ('last', 'all'): raise ValueError(f"train_on={train_on!r}: use 'last' or 'all'.")
-    own, turns = _turns(messages)
+    own, turns = _turns(tok, messages)
     if not turns or turns[-1]['role']!='assistant': raise ValueError("A training chat ends with your reply (an assistant turn).")
     def build(turns):
         text = prompt_text(tok, _assemble(tok, own, turns[:-1]), None); p = encode(tok, text)
@@ -178,15 +212,43 @@ def stop_ids(tok)->list:
     return sorted(i for i in ids if i is not None)
 
 # %% ../nbs/00_prompt.ipynb #27889c48
+_PROBES = ['Hello world', 'Привет! Как дела? 3.14 🙂', 'короче,\nну такое )) lol']   # plain text, no leading space
+
+def _spm_spaces(llm)->bool:
+    "Whether llama.cpp's tokenizer for this GGUF writes a `▁` after every control token (SentencePiece with a space prefix)."
+    import llama_cpp
+    return llm._model.vocab_type()==llama_cpp.LLAMA_VOCAB_TYPE_SPM and llm.metadata.get('tokenizer.ggml.add_space_prefix', 'true')!='false'
+
+def _hf_from_gguf(llm):
+    "The HF tokenizer transformers rebuilds from the GGUF (kept on `llm`), if it encodes plain text as llama.cpp does; else None."
+    if not hasattr(llm, '_llmclone_hf'):
+        from transformers import AutoTokenizer
+        p = Path(llm.model_path)
+        try: tok = AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name)
+        except Exception as e: tok, why = None, f'transformers cannot rebuild its tokenizer ({e})'
+        else: why = 'transformers rebuilds its tokenizer differently'
+        if tok is not None and any(list(tok(s, add_special_tokens=False)['input_ids'])!=llm.tokenize(s.encode(), add_bos=False, special=False) for s in _PROBES): tok = None
+        if tok is None: warnings.warn(f"{p.name}: {why}, so prompts are encoded by llama.cpp, with a space after every control token "
+                                      "that training did not have. Pass the model's tokenizer: GGUFTokenizer(llm, hf=folder).")
+        llm._llmclone_hf = tok
+    return llm._llmclone_hf
+
 class GGUFTokenizer:
-    "A GGUF's chat template and llama.cpp's tokenizer behind `apply_chat_template` and `__call__`, for `prompt_ids`."
-    def __init__(self, llm): # a loaded `llama_cpp.Llama`
+    "A GGUF's chat template and tokenizer behind `apply_chat_template` and `__call__`, for `prompt_ids`: the ids training used."
+    def __init__(self,
+                 llm,      # a loaded `llama_cpp.Llama`
+                 hf=None,  # encode with this HF tokenizer (or folder); None: llama.cpp, or for SentencePiece the GGUF's rebuilt HF one; False: llama.cpp
+                ):
         self.llm, self.name_or_path = llm, llm.model_path
         self.chat_template = llm.metadata.get('tokenizer.chat_template')
         if not self.chat_template: raise ValueError(f"{llm.model_path}: this GGUF has no tokenizer.chat_template; export it with chapter 5.")
         text = lambda i: llm._model.token_get_text(i) if i is not None and i>=0 else None
         self.bos_token_id, self.eos_token_id = llm.token_bos(), llm.token_eos()
         self.bos_token, self.eos_token = text(self.bos_token_id), text(self.eos_token_id)
+        if isinstance(hf, (str, Path)):
+            from transformers import AutoTokenizer
+            hf = AutoTokenizer.from_pretrained(hf)
+        self.hf = (_hf_from_gguf(llm) if _spm_spaces(llm) else None) if hf is None else hf or None
     def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=False, **kw)->str:
         kw = dict(add_generation_prompt=add_generation_prompt, bos_token=self.bos_token, eos_token=self.eos_token)
         try: from transformers.utils.chat_template_utils import render_jinja_template
@@ -194,7 +256,17 @@ class GGUFTokenizer:
             from transformers.utils.chat_template_utils import _compile_jinja_template
             return _compile_jinja_template(self.chat_template).render(messages=messages, **kw)
         return render_jinja_template(conversations=[messages], chat_template=self.chat_template, **kw)[0][0]
+    def whole_tokens(self)->list:
+        "`(text, special)` for every token llama.cpp reads whole in text: control and unknown ones (special), user-defined ones."
+        if not hasattr(self.llm, '_llmclone_added'):
+            import llama_cpp as L
+            v, special = self.llm._model.vocab, L.LLAMA_TOKEN_ATTR_CONTROL | L.LLAMA_TOKEN_ATTR_UNKNOWN
+            attrs = ((i, L.llama_vocab_get_attr(v, i)) for i in range(self.llm.n_vocab()))
+            self.llm._llmclone_added = [(L.llama_vocab_get_text(v, i).decode('utf-8', 'replace'), bool(a & special))
+                                        for i, a in attrs if a & (special | L.LLAMA_TOKEN_ATTR_USER_DEFINED)]
+        return self.llm._llmclone_added
     def __call__(self, text:str, add_special_tokens:bool=False)->dict:
+        if self.hf is not None: return {'input_ids': list(self.hf(text, add_special_tokens=add_special_tokens)['input_ids'])}
         return {'input_ids': self.llm.tokenize(text.encode('utf-8'), add_bos=add_special_tokens, special=True)}
 
 # %% ../nbs/00_prompt.ipynb #d971695e

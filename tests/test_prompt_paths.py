@@ -66,3 +66,49 @@ def test_defaults_are_the_training_system_prompt(clone):
     model.llmclone = {}
     chat(model, 'привет', tokenizer=tok, max_new_tokens=2)
     assert SYSTEM_PROMPT in tok.decode(fed[1]) and 'SmolLM' not in tok.decode(fed[1])
+
+SP_CHATS = [HIST, [{'role': 'system', 'content': SYS}, *HIST], 'привет', [{'role': 'user', 'content': '  two spaces, 3.14 🙂\n\nи ещё'}],
+            [{'role': 'user', 'content': 'a [INST] b'}, {'role': 'assistant', 'content': ' [/INST] </s> ok'}, {'role': 'user', 'content': 'x'}]]
+
+@pytest.fixture(scope='module')
+def sp_gguf(tmp_path_factory):
+    "A tiny Mistral-shaped GGUF with the SentencePiece tokenizer of chapter 0 (written by chapter 5), its HF folder and tokenizer."
+    from llama_cpp import Llama
+    from llmclone_nb.models import tiny_mistral, save_tiny
+    d = tmp_path_factory.mktemp('sp')
+    m, t = tiny_mistral(sliding_window=None)
+    base = save_tiny(m, t, d/'base')
+    llm = Llama(str(write_gguf(base, d/'m.gguf', 'q8_0')), vocab_only=True, verbose=False)
+    yield llm, base, t
+    llm.close()
+
+def test_sentencepiece_gguf_prompt_is_the_training_prompt(sp_gguf):
+    """llama.cpp writes a `▁` after every control token of a SentencePiece vocabulary with a space prefix; transformers (training)
+    does not. What the server and `chat_gguf` feed llama.cpp (`GGUFTokenizer`'s default) is the training prompt all the same.
+    Planted defect that fails it: `GGUFTokenizer(llm, hf=False)` — llama.cpp's own ids (asserted to differ below)."""
+    from llmclone_nb.prompt import GGUFTokenizer, prompt_ids, prompt_text, stop_ids
+    llm, base, hf = sp_gguf
+    served, by_folder, raw = GGUFTokenizer(llm), GGUFTokenizer(llm, hf=base), GGUFTokenizer(llm, hf=False)
+    differ = 0
+    for c in SP_CHATS:
+        msgs = [{'role': 'user', 'content': c}] if isinstance(c, str) else c
+        s = tokenize_chat([*msgs, {'role': 'assistant', 'content': 'го)'}], hf)
+        trained = s['input_ids'][:next(i for i, l in enumerate(s['labels']) if l != -100)]
+        assert prompt_ids(hf, msgs, None) == trained
+        assert prompt_ids(served, msgs, None) == trained, hf.convert_ids_to_tokens(prompt_ids(served, msgs, None))
+        assert prompt_ids(by_folder, msgs, None) == trained
+        differ += prompt_ids(raw, msgs, None) != trained
+        assert llm.tokenize(prompt_text(hf, msgs, None).encode(), add_bos=False, special=True) == prompt_ids(raw, msgs, None)
+    assert differ == len(SP_CHATS)   # the defect is real: llama.cpp alone gives other ids for every chat
+    assert stop_ids(served) == stop_ids(hf)
+
+def test_sentencepiece_chat_gguf_feeds_the_training_prompt(sp_gguf):
+    "Chapter 5's `chat_gguf` (the path of the Modelfile check and of the notebooks) hands llama.cpp those ids too."
+    llm, base, hf = sp_gguf
+    from llama_cpp import Llama
+    full = Llama(llm.model_path, n_ctx=16, verbose=False, logits_all=False)
+    fed = _spy(full, 'create_completion', 'prompt')
+    chat_gguf(llm.model_path, HIST[:1], max_tokens=1, llm=full, system='')
+    s = tokenize_chat([*HIST[:1], {'role': 'assistant', 'content': 'го)'}], hf)
+    assert fed == [s['input_ids'][:next(i for i, l in enumerate(s['labels']) if l != -100)]]
+    full.close()
