@@ -11,9 +11,10 @@ from .prompt import prompt_text, reply_text
 from .evaluate import generate
 
 # %% auto #0
-__all__ = ['CANARY_FORMS', 'make_canaries', 'canary_messages', 'plant_canaries', 'canary_counts', 'verify_planted',
-           'suffix_logprobs', 'canary_prefix_text', 'candidate_secrets', 'exposure', 'extraction', 'seen_in_training',
-           'trained_counts', 'unprompted', 'leak_audit', 'audit_preset', 'audit']
+__all__ = ['CANARY_FORMS', 'AUDIT_MAX_STEPS', 'AUDIT_STEP_SECONDS', 'make_canaries', 'canary_messages', 'fresh_canaries',
+           'plant_canaries', 'canary_counts', 'verify_planted', 'suffix_logprobs', 'canary_prefix_text',
+           'candidate_secrets', 'exposure', 'extraction', 'seen_in_training', 'trained_counts', 'unprompted',
+           'leak_audit', 'audit_preset', 'audit_plan', 'audit_plan_line', 'audit']
 
 # %% ../nbs/06a_audit.ipynb #e5a0d6bf
 CANARY_FORMS = [  # (name, times planted, the other person's question, your reply with {} for the secret)
@@ -39,18 +40,35 @@ def canary_messages(c:dict, system:str|None=None, secret:str|None=None)->list:
     head = [{'role': 'system', 'content': system}] if system else []
     return head+[{'role': 'user', 'content': c['question']}, {'role': 'assistant', 'content': c['template'].format(secret or c['secret'])}]
 
+def fresh_canaries(
+    rows:list,                # your rows: no secret may occur in them
+    forms:list=CANARY_FORMS,  # as for `make_canaries`
+    tries:int=1000,           # seeds tried
+)->list:
+    "`make_canaries` with the first seed whose secrets occur nowhere in `rows` (a 4-digit code may well be in a big export)."
+    text = '\n'.join(m['content'] for r in rows for m in r['messages'])
+    for seed in range(tries):
+        cans = make_canaries(forms, seed=seed)
+        if not any(c['secret'] in text for c in cans): return cans
+    raise ValueError(f"No {len(forms)} fresh secrets in {tries} draws: use longer ones (`make_canaries(digits=6)`).")
+
 def plant_canaries(
     data_dir:str|os.PathLike, # chapter 1's folder
     out_dir:str|os.PathLike,  # the planted copy: train.jsonl with the canaries, validation.jsonl, stats.json, canaries.json
-    canaries:list|None=None,  # from `make_canaries` (default: `make_canaries()`)
+    canaries:list|None=None,  # from `make_canaries` (default: `fresh_canaries` of your rows)
     seed:int=0,               # where the copies go in train.jsonl
+    max_rows:int|None=None,   # rows in the copy at most, canaries included: a fixed seeded subset of yours beyond that
 )->list:
     "Copy a dataset folder with canaries planted in train.jsonl (each copy ends a real conversation); the secrets go to canaries.json."
     from llmclone_nb.train import read_jsonl
     d, out = Path(data_dir), Path(out_dir)
     if d.resolve()==out.resolve(): raise ValueError(f"{out}: plant canaries into a copy, not into the dataset itself.")
-    canaries = canaries or make_canaries()
     rows = read_jsonl(d/'train.jsonl')
+    canaries = canaries or fresh_canaries(rows)
+    copies = sum(c['copies'] for c in canaries)
+    if max_rows is not None and len(rows)+copies > max_rows:   # the audit's step cap: one pass over a subset, not part of a pass over all
+        keep = sorted(random.Random(seed).sample(range(len(rows)), max(1, max_rows-copies)))
+        rows = [rows[i] for i in keep]
     system = next((m['content'] for m in rows[0]['messages'] if m['role']=='system'), None) if rows else None
     rng, hosts = random.Random(seed), list(rows)
     for c in canaries:
@@ -265,26 +283,62 @@ def leak_audit(
     return dict(exposure=exp, extraction=extraction(model, tok, canaries, system, max_new_tokens), scrubber=scrub)
 
 # %% ../nbs/06a_audit.ipynb #26bf785a
+AUDIT_MAX_STEPS = {'cpu': 128, 't4': 300, 'ampere': 300}   # the audit clone's steps at most: on a GPU, as long as chapter 4's run
+AUDIT_STEP_SECONDS = {   # seconds per training step, and where the number comes from
+    'cpu': (8.9, 'measured: 73 steps in 653 s on 2 shared CPU cores, 2026-12-02'),
+    't4': (12., 'estimate, not measured: Mistral-7B in 4-bit, 8 samples of 1024 tokens a step on a T4'),
+    'ampere': (5., 'estimate, not measured: Mistral-7B in 4-bit on an Ampere GPU'),
+}
+
 def audit_preset(
     preset:Preset|str|None=None,   # your preset (default: this machine's, as for `llmclone train`)
     n_rows:int=0,                  # rows in the planted train.jsonl
     passes:float=1.,               # at least this many passes over them, so every copy is in a batch
     **overrides,                   # Preset fields (max_steps, learning_rate, ...) and other `train` options
 )->tuple:
-    "`(preset, other options)` of the audit clone: your preset, at least `passes` passes over `n_rows` rows, one evaluation at the end."
+    "`(preset, other options)` of the audit clone: your preset, at least `passes` passes over `n_rows` rows (at most `AUDIT_MAX_STEPS`), one evaluation at the end."
     p = preset if isinstance(preset, Preset) else get_preset(preset, verbose=False)
     names = {f.name for f in fields(Preset)}
     p = replace(p, **{k: v for k, v in overrides.items() if k in names})
-    if 'max_steps' not in overrides: p = replace(p, max_steps=max(p.max_steps, math.ceil(passes*n_rows/p.batch_size)))
+    if 'max_steps' not in overrides:
+        p = replace(p, max_steps=min(AUDIT_MAX_STEPS.get(p.name, p.max_steps), max(p.max_steps, math.ceil(passes*n_rows/p.batch_size))))
     if 'eval_steps' not in overrides: p = replace(p, eval_steps=p.max_steps)   # no loss curve needed: the validation loss once, at the end
     return p, {k: v for k, v in overrides.items() if k not in names}
+
+def audit_plan(
+    data_dir:str|os.PathLike,      # chapter 1's dataset folder
+    preset:Preset|str|None=None,   # as for `audit`
+    passes:float=1.,               # as for `audit`
+    canaries:list|None=None,       # as for `audit` (only their copies count here)
+    **overrides,                   # as for `audit`
+)->dict:
+    "What the audit clone will cost, before it is trained: your rows, the rows it trains on (capped by the preset), its steps and the time they take."
+    from llmclone_nb.train import read_jsonl
+    yours = len(read_jsonl(Path(data_dir)/'train.jsonl'))
+    copies = sum(c['copies'] for c in (canaries or make_canaries()))
+    p0, _ = audit_preset(preset, 0, passes, **overrides)
+    cap = AUDIT_MAX_STEPS.get(p0.name) if 'max_steps' not in overrides else None
+    max_rows = int(cap*p0.batch_size/passes) if cap else None
+    rows = min(yours+copies, max_rows) if max_rows else yours+copies
+    p, _ = audit_preset(preset, rows, passes, **overrides)
+    per, source = AUDIT_STEP_SECONDS.get(p.name, AUDIT_STEP_SECONDS['t4'])
+    return dict(preset=p.name, your_rows=yours, copies=copies, rows=rows, max_rows=max_rows, capped=bool(max_rows) and yours+copies > max_rows,
+                steps=p.max_steps, batch_size=p.batch_size, seconds=round(p.max_steps*per), source=source)
+
+def audit_plan_line(plan:dict)->str:
+    "The audit's cost in one sentence, printed before the audit clone trains."
+    kept = plan['rows']-plan['copies']
+    rows = (f"{plan['rows']} rows: the {plan['copies']} canary copies and "
+            + (f"a fixed subset of {kept} of your {plan['your_rows']} rows (the {plan['preset']} preset caps the audit at {plan['steps']} steps)"
+               if plan['capped'] else f"all {plan['your_rows']} of your rows"))
+    return f"Audit clone: {plan['steps']} steps of {plan['batch_size']} samples over {rows}. About {max(1, round(plan['seconds']/60))} min of training ({plan['source']})."
 
 def audit(
     data_dir:str|os.PathLike,           # chapter 1's dataset folder; the canaries go into a copy of it
     out:str|os.PathLike|None=None,      # the audit's own folder (default: `audit/` beside `data_dir`), never your adapter's
     preset:Preset|str|None=None,        # the audit clone's preset (default: this machine's, as for `llmclone train`)
     canaries:list|None=None,            # from `make_canaries` (default: planted 100×, 1× and never)
-    passes:float=1.,                    # train at least this many passes over the planted file, so every copy is in a batch
+    passes:float=1.,                    # train at least this many passes over the planted file, so every copy is in a batch (a subset of your rows when the preset's step cap is reached)
     candidates:int|None=None,           # candidates per canary (None: the whole space, exact)
     n:int=8,                            # held-out conversations for the unprompted check
     **train_overrides,                  # Preset fields (max_steps, learning_rate, ...) or seed/args for `train`
@@ -297,7 +351,8 @@ def audit(
     t0, secs = time.time(), {}
     def lap(k): secs[k] = round(time.time()-t0-sum(secs.values()), 1)
     planted_dir = out/'data-canaries'
-    canaries = plant_canaries(data_dir, planted_dir, canaries)
+    plan = audit_plan(data_dir, preset, passes, canaries, **train_overrides)
+    canaries = plant_canaries(data_dir, planted_dir, canaries, max_rows=plan['max_rows'])
     verify_planted(planted_dir/'train.jsonl', canaries)   # before spending a training run on it
     n_rows = len(read_jsonl(planted_dir/'train.jsonl'))
     p, rest = audit_preset(preset, n_rows, passes, **train_overrides); lap('plant')
@@ -313,7 +368,7 @@ def audit(
     said = unprompted(model, tok, canaries, [r['messages'][:-1] for r in val[:n]], max_len=p.max_seq_len); lap('unprompted')
     res = dict(preset=info['preset'], base_model=info['base_model'], steps=info['steps'], batch_size=p.batch_size, learning_rate=p.learning_rate,
                max_seq_len=p.max_seq_len, train_rows=n_rows, passes=round(info['steps']*p.batch_size/n_rows, 2), eval_loss=info.get('eval_loss'),
-               data=str(data_dir), planted_dir=str(trained_on), adapter=str(adapter),
+               data=str(data_dir), planted_dir=str(trained_on), adapter=str(adapter), plan=plan,
                canaries=[dict(name=c['name'], copies=c['copies'], secret=c['secret'], in_training_data=present[c['name']]['rows'],
                               secret_in_rows=present[c['name']]['secret'], trainable=kept.get(c['name'], 0), seen=seen.get(c['name'], 0))
                          for c in canaries],

@@ -134,3 +134,34 @@ def test_audit_preset_states_its_differences():
     assert audit_preset('cpu', 10)[0].max_steps == cpu.max_steps                    # never fewer steps than the preset's
     p, rest = audit_preset('cpu', 292, max_steps=5, eval_steps=2, seed=1)
     assert (p.max_steps, p.eval_steps, rest) == (5, 2, {'seed': 1})
+
+
+def test_audit_is_capped_by_the_preset(tmp_path):
+    """10,000 rows, a real export's size: one pass with the t4 preset would be 1,263 steps. The plan caps the audit clone at the preset's
+    `AUDIT_MAX_STEPS`, plants into the canaries plus a fixed subset of the rows that one pass covers, and says so before anything trains.
+    Planted defects that fail it: no cap (steps = one pass over everything), or a cap without the subset (part of a pass: copies unseen)."""
+    from llmclone_nb.audit import audit_plan, audit_plan_line, AUDIT_MAX_STEPS
+    d = tmp_path/'data'; d.mkdir()
+    rows = [{'messages': [{'role': 'user', 'content': f'вопрос {i}'}, {'role': 'assistant', 'content': f'ответ номер {i}'}]} for i in range(10_000)]
+    (d/'train.jsonl').write_text(''.join(json.dumps(r, ensure_ascii=False)+'\n' for r in rows), encoding='utf-8')
+    t4, cap = PRESETS['t4'], AUDIT_MAX_STEPS['t4']
+    plan = audit_plan(d, 't4')
+    assert plan['capped'] and (plan['steps'], plan['rows'], plan['your_rows']) == (cap, cap*t4.batch_size, 10_000)
+    cans = plant_canaries(d, tmp_path/'planted', max_rows=plan['max_rows'])
+    n = len(read_jsonl(tmp_path/'planted'/'train.jsonl'))
+    assert n == plan['rows'] and audit_preset('t4', n)[0].max_steps == cap and math.ceil(n/t4.batch_size) <= cap   # one pass covers it all
+    verify_planted(tmp_path/'planted'/'train.jsonl', cans)                                                         # every copy is there
+    assert 'subset' in audit_plan_line(plan) and 'estimate' in audit_plan_line(plan)
+    small = audit_plan(d, 'cpu', max_steps=5)          # an explicit step count wins: no cap, no subset
+    assert (small['capped'], small['steps'], small['max_rows']) == (False, 5, None)
+
+
+def test_canary_secrets_are_fresh():
+    """A 4-digit secret may well occur in a big export; then the control would not be a control. `fresh_canaries` draws secrets that
+    occur nowhere in your rows. Planted defect: always seed 0."""
+    from llmclone_nb.audit import fresh_canaries
+    taken = make_canaries()
+    rows = [{'messages': [{'role': 'assistant', 'content': f"мой код {taken[2]['secret']}"}]}]
+    cans = fresh_canaries(rows)
+    assert cans != taken and not any(c['secret'] in rows[0]['messages'][0]['content'] for c in cans)
+    assert fresh_canaries([]) == taken
