@@ -141,3 +141,14 @@ def test_replaces_in_the_original_text():
     "Matching sees NFKC text without invisible characters, but the rest of the message keeps its own characters."
     s = f'ＯＫ {ZW}тел{NBSP}+7{ZW}916{ZW}555{ZW}01{ZW}23{ZW} и всё'
     assert scrub_text(s) == f'ＯＫ {ZW}тел{NBSP}[PHONE]{ZW} и всё'
+
+
+def test_training_text_is_scrubbed_by_the_same_rules():
+    """Chapter 1's `normalise` (what `prepare` writes) gives each shape its placeholder too, in plain and in entity-split texts.
+    Planted defect: `normalise`'s inlined hint test left at the old `[\\d@:=/]` skips "my password is sunshine"."""
+    from llmclone_nb.reader import fake_message
+    from llmclone_nb.samples import normalise
+    for i, (text, want) in enumerate(PII):
+        assert normalise(fake_message(i, (1, 'A'), text, 1_700_000_000))[3] == want.strip(), text
+        m = fake_message(i, (1, 'A'), ['ну вот: ', {'type': 'bold', 'text': text}], 1_700_000_000)
+        assert normalise(m)[3] == f'ну вот: {want}'.strip(), text
