@@ -24,12 +24,20 @@ def test_profile_edges():
 def test_distance():
     a, b = style_profile(['a)']), style_profile(['B.'])
     assert style_distance(a, a) == 0
-    assert style_distance(a, b) == style_distance(b, a) == pytest.approx(3/6)   # case, ")" and "." differ; script, emoji, length agree
+    # eight parts when neither profile knows whether its replies stopped: five habits, loops, words and messages per reply
+    assert style_distance(a, b) == style_distance(b, a) == pytest.approx(3/8)   # case, ")" and "." differ; script, emoji, loops, lengths agree
     long, short = style_profile(['a b c d']), style_profile(['a b'])
-    assert style_distance(long, short) == pytest.approx(0.5/6)                  # only the length: |4-2|/4
+    assert style_distance(long, short) == pytest.approx(0.5/8)                  # only the length: |4-2|/4
     opposite = style_distance(style_profile(['да)']), style_profile(['Yes.']))
-    assert 0 < opposite <= 1 and opposite == pytest.approx(4/6)
+    assert 0 < opposite <= 1 and opposite == pytest.approx(4/8)
+    # with stops known, a ninth part: a reply cut at the budget is not one that ended
+    assert style_distance(style_profile(['да)'], ended=[True]), style_profile(['да)'], ended=[False])) == pytest.approx(1/9)
     assert set(STYLE_SHARES) <= set(a)
+
+def test_messages_and_loops_counted_by_hand():
+    p = style_profile(['да)\nда)\nда)', 'ну\nок)', 'ну да ок ну да ок ну да ок', '[PHONE]'])
+    assert p['messages mean'] == pytest.approx((3+2+1+0)/4)   # a placeholder alone is no message of yours
+    assert p['loops'] == 0.5 and p['stops'] is None           # a line three times; three words three times
 
 def test_known_words():
     rows = [{'messages': [{'role': 'system', 'content': 'You are chatting'}, {'role': 'user', 'content': 'Привет, как дела?'},
