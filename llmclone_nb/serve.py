@@ -573,7 +573,9 @@ class BotState:
     def draft(self, draft_id)->dict|None:
         r = self.q('SELECT id, chat_id, text, business, status FROM drafts WHERE id=?', draft_id)
         return dict(zip(('id', 'chat_id', 'text', 'business', 'status'), r[0])) if r else None
-    def close_draft(self, draft_id, status): self.q('UPDATE drafts SET status=? WHERE id=?', status, draft_id)
+    def close_draft(self, draft_id, status)->bool:
+        "Close a pending draft; False when it was no longer pending (another press, or another process, got there first)."
+        with self.lock: return self.db.execute("UPDATE drafts SET status=? WHERE id=? AND status='pending'", (status, draft_id)).rowcount==1
     def owner_spoke(self, chat_id, now):
         "The owner wrote in the chat: remember when, and mark the chat's waiting drafts stale."
         self.set(f'owner:{chat_id}', now); self.q("UPDATE drafts SET status='stale' WHERE chat_id=? AND status='pending'", chat_id)
@@ -701,7 +703,7 @@ class CloneBot:
         if d is not None and d['status']=='stale' and act in ('send', 'edit'):
             return [Say(self.cfg.owner, f"Draft #{d['id']} is stale: you wrote in chat {d['chat_id']} after it was made. Nothing was sent.")]
         if d is None or d['status']!='pending': return []
-        if act=='send': self.state.close_draft(d['id'], 'sent'); return self._post(d['chat_id'], d['text'], d['business'], now)
+        if act=='send': return self._post(d['chat_id'], d['text'], d['business'], now) if self.state.close_draft(d['id'], 'sent') else []
         if act=='skip': self.state.close_draft(d['id'], 'skipped'); return []
         if act=='edit': self.state.set('editing', d['id']); return [Say(self.cfg.owner, f"Send me the text to post in chat {d['chat_id']} instead of draft #{d['id']}.")]
         return []
@@ -711,8 +713,8 @@ class CloneBot:
         n = self.state.get('editing')
         d = self.state.draft(int(n)) if n else None
         if d is None or d['status']!='pending': return []
-        self.state.set('editing', None); self.state.close_draft(d['id'], 'edited')
-        return self._post(d['chat_id'], text, d['business'], now)
+        self.state.set('editing', None)
+        return self._post(d['chat_id'], text, d['business'], now) if self.state.close_draft(d['id'], 'edited') else []
 
     def business_connection(self, connection_id:str, user_id:int, enabled:bool):
         "Telegram Business: the owner connected (or disconnected) the bot to their own account."

@@ -403,3 +403,20 @@ def test_a_refused_or_revoked_token_ends_the_bot_without_showing_it(api, tmp_pat
     except subprocess.TimeoutExpired:
         p.kill(); out = p.communicate()[0]; raise AssertionError('still running after the token was revoked: ' + out[-2000:])
     assert p.returncode == 2 and TOKEN.split(':')[1] not in out and 'revoked' in out, out[-2000:]
+
+def test_one_press_posts_a_draft_once_even_from_two_processes(tmp_path):
+    """Two bots on one database (a restart overlapping the old process) both see the owner's Send: one posts.
+    Planted defect: reading 'pending' and closing the draft in two steps (both posted)."""
+    db = tmp_path/'s.sqlite'
+    a, b = (CloneBot(BotConfig(owner=OWNER, allow=(FRIEND,), per_char=0), BotState(db)) for _ in range(2))
+    d = a.route(FRIEND, a.admit(FRIEND, FRIEND, 'го?'), 'го)')[0]
+    seen = b.state.draft(1); assert seen['status'] == 'pending'
+    b.state.draft = lambda n: dict(seen)                                     # b read the draft before a closed it
+    posted = a.callback(OWNER, d.buttons[0][1]) + b.callback(OWNER, d.buttons[0][1])
+    assert [(s.chat_id, s.text) for s in posted] == [(FRIEND, 'го)')]
+
+def test_status_in_a_group_goes_to_the_owner_only(tmp_path):
+    "Planted defect: /status answered where it was asked (every allowed chat id posted into the group)."
+    bot = CloneBot(BotConfig(owner=OWNER, allow=(FRIEND, GROUP)), BotState(tmp_path/'s.sqlite'))
+    says = bot.command(OWNER, GROUP, '/status')
+    assert says and all(s.chat_id == OWNER for s in says) and str(FRIEND) in says[0].text
