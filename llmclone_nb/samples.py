@@ -127,6 +127,7 @@ def _code(m, t):
 # %% ../nbs/01a_samples.ipynb #7a5bb0fe
 _AT, _DOT = r'(?:[\[({<]\s*(?:at|собака)\s*[\])}>]|\s(?:at|собака)\s)', r'(?:[\[({<]\s*(?:dot|точка)\s*[\])}>]|\s(?:dot|точка)\s)'
 _NO_DIGIT_AFTER, _KEYWORD_END = r'(?![\w/]|[.,:]\d)', r'\s*(?:№|no\.?|[:#])?\s*'
+_AMOUNT = r'(?<!\d)(?<!\d[\ .,])(?:\d{1,3}(?:[\ .,]\d{3})+|\d+)(?:[.,]\d{1,2})?'  # 4 950 120 300, 1,299.99, 4950120300
 def _whole(kind): return lambda m, t: (m.start(), m.end(), kind(m[0]) if callable(kind) else kind)
 def _value(kind): return lambda m, t: (m.start('v'), m.end('v'), kind(m['v']) if callable(kind) else kind)
 
@@ -148,7 +149,10 @@ _TEXT_RULES = [(needles, re.compile(p, re.X), check) for needles, p, check in [ 
     (('снилс', 'snils'), rf'(?i:(?<!\w)(?:снилс|snils)\b){_KEYWORD_END}(?P<v>\d{{3}}[\ -]?\d{{3}}[\ -]?\d{{3}}[\ -]?\d{{2}})(?!\d)',
      _value(_snils_kind)),
     (('заказ', 'order', 'трек', 'track', 'id', 'инн', 'inn', 'снилс', 'snils', '№', '#'),
-     rf'(?i:(?<!\w)(?:заказ\w*|order|трек\w*|tracking|track|id|инн|inn|снилс|snils|№|\#)){_KEYWORD_END}(?P<v>\d[\d\ \-]*\d)', _value('order')),
+     rf'(?i:(?<!\w)(?:заказ\w*|order|трек\w*|tracking|track|id|инн|inn|снилс|snils|№|\#)){_KEYWORD_END}(?P<v>\d[\d\ \-]*\d)', _value('plain')),
+    (('₽', 'руб', 'р.', '$', '€', '£', 'usd', 'eur', 'rub', 'тыс', 'млн', 'млрд', 'долл', 'евро'),  # an amount of money
+     rf'(?i:[$€£]\ ?(?P<v>{_AMOUNT})|(?P<w>{_AMOUNT})(?=\ ?(?:₽|руб|р\.|[$€£]|usd|eur|rub|тыс|млн|млрд|долл|евро)))',
+     lambda m, t: (*m.span('v' if m['v'] else 'w'), 'plain')),
     (('паспорт', 'passport'), rf'''(?i:(?<!\w)(?:паспорт\w*|passport)\b(?:\s+(?:рф|серия|series|номер|number|no\.?|№|[:\#]))*[\s:№\#]*)
           (?P<v>\d{{2}}\ ?\d{{2}}(?:\s*(?:(?i:номер|no\.?|number)|№|,))?\s*\d{{6}}|[A-Z]{{0,2}}\d{{7,9}})(?!\d)''', _value('id')),
     (None, r'(?i:\b[A-Z]{2}\d{2}(?:[\ \-]?[A-Z0-9]{4}){2,7}(?:[\ \-]?[A-Z0-9]{1,3})?\b)', _whole(_iban_kind)),
@@ -190,14 +194,14 @@ def _spans(t:str)->list:
     for needles, pat, check in _TEXT_RULES:
         if needles is None or any(n in low for n in needles):
             for m in pat.finditer(t):
-                if (c := check(m, t)) is not None and c[2] is not None: found.append((*c, int(c[2] == 'order')))
+                if (c := check(m, t)) is not None and c[2] is not None: found.append((*c, int(c[2] == 'plain')))
     rules, phones = _number_spans(t, [c for c in found if c[3] == 0])  # (a run inside a link or an email cannot win against it)
     found += [(*c, 0) for c in rules] + [(*c, 2) for c in phones]
-    found.sort(key=lambda c: (c[0] - c[1], c[3]))  # longest first; on a tie a rule, then an order number, then libphonenumber
+    found.sort(key=lambda c: (c[0] - c[1], c[3]))  # longest first; on a tie a rule, then a plain number, then libphonenumber
     taken = []
     for c in found:
         if all(c[1] <= s or e <= c[0] for s, e, *_ in taken): taken.append(c)
-    return sorted(c[:3] for c in taken if c[2] not in ('keep', 'order'))
+    return sorted(c[:3] for c in taken if c[2] not in ('keep', 'plain'))
 
 # %% ../nbs/01a_samples.ipynb #22cbabe5
 PLACEHOLDERS = {'email': '[EMAIL]', 'phone': '[PHONE]', 'card': '[CARD]', 'iban': '[IBAN]', 'account': '[ACCOUNT]', 'id': '[ID]',
