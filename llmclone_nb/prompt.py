@@ -61,7 +61,8 @@ _CONTROL_RX = weakref.WeakKeyDictionary()
 def control_tokens(tok)->list:
     "The strings `tok` reads as one control token: its special tokens, and the added tokens its chat template writes (longest first)."
     if hasattr(tok, 'whole_tokens'): added = tok.whole_tokens()   # `GGUFTokenizer`: llama.cpp's own list
-    else: added = [(a.content, a.special) for a in tok.added_tokens_decoder.values()]+[(t, True) for t in tok.all_special_tokens]
+    else: added = ([(a.content, a.special) for a in tok.added_tokens_decoder.values()]   # the same flags a GGUF's tokens carry
+                   +[(str(t), True) for t in (tok.bos_token, tok.eos_token, tok.unk_token, tok.pad_token) if t])
     template = str(tok.chat_template or '')
     found = {t for t, special in added if len(t)>1 and t.strip() and _ZW not in t and (special or t in template)}
     return sorted(found, key=lambda t: (-len(t), t))

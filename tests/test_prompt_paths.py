@@ -70,25 +70,33 @@ def test_defaults_are_the_training_system_prompt(clone):
 SP_CHATS = [HIST, [{'role': 'system', 'content': SYS}, *HIST], 'привет', [{'role': 'user', 'content': '  two spaces, 3.14 🙂\n\nи ещё'}],
             [{'role': 'user', 'content': 'a [INST] b'}, {'role': 'assistant', 'content': ' [/INST] </s> ok'}, {'role': 'user', 'content': 'x'}]]
 
-@pytest.fixture(scope='module')
-def sp_gguf(tmp_path_factory):
-    "A tiny Mistral-shaped GGUF with the SentencePiece tokenizer of chapter 0 (written by chapter 5), its HF folder and tokenizer."
-    from llama_cpp import Llama
-    from llmclone_nb.models import tiny_mistral, save_tiny
-    d = tmp_path_factory.mktemp('sp')
-    m, t = tiny_mistral(sliding_window=None)
-    base = save_tiny(m, t, d/'base')
-    llm = Llama(str(write_gguf(base, d/'m.gguf', 'q8_0')), vocab_only=True, verbose=False)
-    yield llm, base, t
-    llm.close()
+def sp_templates():
+    "SentencePiece-family chat templates: the real ones in ../shared/chat-templates (when present) and Llama 2's."
+    from test_prompt import TEMPLATES, OTHER
+    out = [pytest.param(OTHER['llama2'][0], id='llama2')]
+    for name in ('mistralai--Mistral-7B-Instruct-v0.3', 'google--gemma-2-2b-it', 'mlabonne--NeuralMonarch-7B'):
+        if (TEMPLATES/f'{name}.jinja').exists(): out.append(pytest.param((TEMPLATES/f'{name}.jinja').read_text(), id=name))
+    return out
 
-def test_sentencepiece_gguf_prompt_is_the_training_prompt(sp_gguf):
+@pytest.fixture(scope='module')
+def sp_base(tmp_path_factory):
+    "A tiny Mistral-shaped checkpoint with the SentencePiece tokenizer of chapter 0 (space prefix on, as Mistral's)."
+    from llmclone_nb.models import tiny_mistral, save_tiny
+    m, t = tiny_mistral(sliding_window=None)
+    return save_tiny(m, t, tmp_path_factory.mktemp('sp')/'base')
+
+@pytest.mark.parametrize('template', sp_templates())
+def test_sentencepiece_gguf_prompt_is_the_training_prompt(sp_base, template, tmp_path):
     """llama.cpp writes a `▁` after every control token of a SentencePiece vocabulary with a space prefix; transformers (training)
     does not. What the server and `chat_gguf` feed llama.cpp (`GGUFTokenizer`'s default) is the training prompt all the same.
     Planted defect that fails it: `GGUFTokenizer(llm, hf=False)` — llama.cpp's own ids (asserted to differ below)."""
+    from llama_cpp import Llama
+    from llmclone_nb.models import sp_tokenizer
     from llmclone_nb.prompt import GGUFTokenizer, prompt_ids, prompt_text, stop_ids
-    llm, base, hf = sp_gguf
-    served, by_folder, raw = GGUFTokenizer(llm), GGUFTokenizer(llm, hf=base), GGUFTokenizer(llm, hf=False)
+    hf = sp_tokenizer(); hf.chat_template = template
+    llm = Llama(str(write_gguf(sp_base, tmp_path/'m.gguf', 'q8_0', chat_template=template)), vocab_only=True, verbose=False)
+    served, by_folder, raw = GGUFTokenizer(llm), GGUFTokenizer(llm, hf=sp_base), GGUFTokenizer(llm, hf=False)
+    by_folder.hf.chat_template = template
     differ = 0
     for c in SP_CHATS:
         msgs = [{'role': 'user', 'content': c}] if isinstance(c, str) else c
@@ -101,14 +109,16 @@ def test_sentencepiece_gguf_prompt_is_the_training_prompt(sp_gguf):
         assert llm.tokenize(prompt_text(hf, msgs, None).encode(), add_bos=False, special=True) == prompt_ids(raw, msgs, None)
     assert differ == len(SP_CHATS)   # the defect is real: llama.cpp alone gives other ids for every chat
     assert stop_ids(served) == stop_ids(hf)
+    llm.close()
 
-def test_sentencepiece_chat_gguf_feeds_the_training_prompt(sp_gguf):
+def test_sentencepiece_chat_gguf_feeds_the_training_prompt(sp_base, tmp_path):
     "Chapter 5's `chat_gguf` (the path of the Modelfile check and of the notebooks) hands llama.cpp those ids too."
-    llm, base, hf = sp_gguf
     from llama_cpp import Llama
-    full = Llama(llm.model_path, n_ctx=16, verbose=False, logits_all=False)
+    from llmclone_nb.models import sp_tokenizer
+    hf, g = sp_tokenizer(), write_gguf(sp_base, tmp_path/'m.gguf', 'q8_0')
+    full = Llama(str(g), n_ctx=16, verbose=False, logits_all=False)
     fed = _spy(full, 'create_completion', 'prompt')
-    chat_gguf(llm.model_path, HIST[:1], max_tokens=1, llm=full, system='')
+    chat_gguf(g, HIST[:1], max_tokens=1, llm=full, system='')
     s = tokenize_chat([*HIST[:1], {'role': 'assistant', 'content': 'го)'}], hf)
     assert fed == [s['input_ids'][:next(i for i, l in enumerate(s['labels']) if l != -100)]]
     full.close()
