@@ -10,7 +10,7 @@
 - ../shared/telegram-exports/ (read in place): messages changed. They hold no planted PII, so every change is printed
   with --show and judged by eye (README: the verdicts).
 - speed: messages per second of CPU time through scrub_text over the sample export and the largest shared exports
-  (best of 5 passes; CPU time, so that other processes on a shared machine count less).
+  (best of 7 passes, old and new taking turns; CPU time, so that other processes on a shared machine count less).
 """
 import argparse, importlib.util, json, subprocess, sys, time, types
 from pathlib import Path
@@ -69,9 +69,7 @@ def run(scrub, show=False):
             else:
                 n += 1
                 if s != t: fp += 1; fps.append((t, s))
-    ts = [t for _, _, t in texts(sample_export_path())]
-    res['sample'] = dict(messages_without_pii=n, changed=fp, planted=len(fx['planted']), planted_left=miss,
-                         messages_per_s=round(len(ts) / min(_timed(scrub, ts) for _ in range(5))))
+    res['sample'] = dict(messages_without_pii=n, changed=fp, planted=len(fx['planted']), planted_left=miss)
     if show:
         for t, s in fps: print(f'  sample FP: {t!r}\n          -> {s!r}')
     if SHARED.is_dir():
@@ -81,11 +79,23 @@ def run(scrub, show=False):
             res['shared'][f.stem] = dict(messages=len(ts), changed=len(ch))
             if show:
                 for t, s in ch: print(f'  {f.stem}: {t[:300]!r}\n          -> {s[:300]!r}')
-        for name in ('robsmith-jp-plan-private-group', 'alqaddaaree-salaf-public-channel'):
-            ts = [t for _, _, t in texts(SHARED / f'{name}.json')]
-            best = min(_timed(scrub, ts) for _ in range(5))
-            res['shared'][name]['messages_per_s'] = round(len(ts) / best)
     return res
+
+
+def speed(scrubbers:dict, rounds=7):
+    "Messages per CPU second of each scrubber on each corpus: best of `rounds`, the scrubbers taking turns (so load hits all alike)."
+    corpora = {'sample_export': sample_export_path()}
+    if SHARED.is_dir():
+        corpora |= {n: SHARED / f'{n}.json' for n in ('robsmith-jp-plan-private-group', 'alqaddaaree-salaf-public-channel')}
+    out = {}
+    for name, path in corpora.items():
+        ts = [t for _, _, t in texts(path)]
+        for f in scrubbers.values(): f(ts[0])  # imports done before timing
+        best = dict.fromkeys(scrubbers, float('inf'))
+        for _ in range(rounds):
+            for k, f in scrubbers.items(): best[k] = min(best[k], _timed(f, ts))
+        out[name] = {'messages': len(ts), **{k: round(len(ts) / b) for k, b in best.items()}}
+    return out
 
 
 def _timed(scrub, ts):
@@ -99,5 +109,6 @@ if __name__ == '__main__':
     ap.add_argument('--rev', help='also measure the scrubber at this git revision')
     ap.add_argument('--show', action='store_true', help='print every message the scrubber changes (sample: only false positives)')
     a = ap.parse_args()
-    if a.rev: print(f'at {a.rev}:', json.dumps(run(load_scrubber(a.rev), a.show), indent=1))
-    print('now:', json.dumps(run(load_scrubber(), a.show), indent=1))
+    scrubbers = ({a.rev: load_scrubber(a.rev)} if a.rev else {}) | {'now': load_scrubber()}
+    for k, f in scrubbers.items(): print(f'{k}:', json.dumps(run(f, a.show), indent=1))
+    print('messages per CPU second:', json.dumps(speed(scrubbers), indent=1))
