@@ -7,7 +7,7 @@ reports `torch.cuda.max_memory_allocated` / `max_memory_reserved` next to `estim
 (the estimate without the CUDA context, which PyTorch's allocator does not see).
 
 Memory does not depend on weight values, so by default the model is a random-weight checkpoint with Mistral-7B v0.3's
-shape (built once on the GPU, saved to a temporary folder): no Hub access needed. `--model ID` uses a real model.
+shape (built once on the CPU one tensor at a time, with the offline tokenizer, saved to a temporary folder): no Hub access needed. `--model ID` uses a real model.
 On a GPU bigger than a T4, `--cap-gb 15` (default) limits this process with `torch.cuda.set_per_process_memory_fraction`
 and the `t4` preset is forced (`--presets t4`), so the run stands in for a free T4.
 
@@ -23,18 +23,48 @@ GB = 1e9
 OUT = Path(__file__).resolve().parent/'results'/'qlora_memory_gpu.json'
 
 
-def make_checkpoint(dest:Path, dry_run:bool)->Path:
-    "A random-weight checkpoint: Mistral-7B v0.3's shape in fp16 (or a tiny Mistral for --dry-run)."
+def random_checkpoint(dest:Path, cfg, tok, shard_bytes:int=2*10**9)->Path:
+    """Random fp16 weights with `cfg`'s shapes, built on the CPU one tensor at a time and written in safetensors shards
+    (peak RAM: one shard), with `tok` saved beside them: a checkpoint `load_for_training` opens like a Hub model."""
     import torch
-    from transformers import MistralConfig, AutoModelForCausalLM
-    from llmclone_nb.models import tiny_mistral, save_tiny
-    if dry_run:
-        save_tiny(*tiny_mistral(), dest); return dest
-    cfg = MistralConfig(vocab_size=32768)
-    with torch.device('cuda'): m = AutoModelForCausalLM.from_config(cfg, dtype=torch.float16)
-    m.save_pretrained(dest, max_shard_size='5GB')
-    del m; torch.cuda.empty_cache()
+    from safetensors.torch import save_file
+    from llmclone_nb.qlora import meta_model
+    dest.mkdir(parents=True, exist_ok=True)
+    shapes = {k: tuple(v.shape) for k, v in meta_model(cfg).state_dict().items()}
+    g, shards, cur, size = torch.Generator().manual_seed(0), [], {}, 0
+    def flush():
+        nonlocal cur, size
+        if cur: shards.append(cur); save_file(cur, str(dest/f'part-{len(shards)}.safetensors'), metadata={'format': 'pt'})
+        cur, size = {}, 0
+    for k, shape in shapes.items():
+        if k == 'lm_head.weight' and getattr(cfg, 'tie_word_embeddings', False): continue
+        t = torch.ones(shape) if k.endswith('norm.weight') else torch.randn(shape, generator=g)*0.02
+        cur[k] = t.half(); size += cur[k].numel()*2
+        if size >= shard_bytes: flush()
+    flush()
+    n = len(shards); index = {}
+    for i in range(n):
+        name = f'model-{i+1:05d}-of-{n:05d}.safetensors'
+        (dest/f'part-{i+1}.safetensors').rename(dest/name)
+        index.update({k: name for k in shards[i]})
+    total = sum(t.numel()*2 for s in shards for t in s.values())
+    (dest/'model.safetensors.index.json').write_text(json.dumps({'metadata': {'total_size': total}, 'weight_map': index}))
+    cfg.dtype = 'float16'; cfg.save_pretrained(dest)
+    tok.save_pretrained(dest)
+    src = Path(tok.name_or_path)/'tokenizer.model'   # the SentencePiece model itself, as save_tiny keeps it
+    if src.exists() and not (dest/'tokenizer.model').exists(): (dest/'tokenizer.model').write_bytes(src.read_bytes())
     return dest
+
+
+def make_checkpoint(dest:Path, dry_run:bool)->Path:
+    "Mistral-7B v0.3's shape in random fp16 (or a tiny Mistral for --dry-run), built on the CPU, with the offline tokenizer."
+    from transformers import MistralConfig
+    from llmclone_nb.models import tiny_mistral, sp_tokenizer
+    tok = sp_tokenizer()
+    if dry_run: cfg = tiny_mistral(sliding_window=None)[0].config
+    else: cfg = MistralConfig(vocab_size=32768, sliding_window=None)
+    cfg.bos_token_id, cfg.eos_token_id = tok.bos_token_id, tok.eos_token_id
+    return random_checkpoint(dest, cfg, tok)
 
 
 def run_one(preset_name:str, seq_len:int, steps:int, model_id:str, cap_gb:float)->dict:
@@ -54,7 +84,7 @@ def run_one(preset_name:str, seq_len:int, steps:int, model_id:str, cap_gb:float)
         model, tok = load_for_training(p, model_id=model_id)
         row['after_load_gb'] = torch.cuda.memory_allocated()/GB if cuda else None
         params = [q for q in model.parameters() if q.requires_grad]
-        if p.optim.endswith('8bit') and cuda:
+        if p.optim.endswith('8bit'):   # bitsandbytes ≥ 0.49 steps its 8-bit optimizers on the CPU too (the dry run's t4 path)
             import bitsandbytes as bnb
             opt = (bnb.optim.PagedAdamW8bit if p.optim.startswith('paged') else bnb.optim.AdamW8bit)(params, lr=p.learning_rate)
         else: opt = torch.optim.AdamW(params, lr=p.learning_rate)
@@ -63,10 +93,10 @@ def run_one(preset_name:str, seq_len:int, steps:int, model_id:str, cap_gb:float)
         model.train()
         for _ in range(steps):
             ids = torch.randint(3, model.config.vocab_size, (p.micro_batch, seq_len), generator=g).to(dev)
-            with torch.autocast(dev, dtype=p.torch_dtype(), enabled=cuda and p.dtype != 'float32'):
+            with torch.autocast(dev, dtype=p.torch_dtype(), enabled=cuda and p.dtype != 'float32'):   # fp16 autocast: GPU only
                 loss = model(input_ids=ids, labels=ids).loss
             loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-        row['status'] = 'ok'
+        row['status'] = 'ok'; row['optimizer'] = type(opt).__name__
     except torch.OutOfMemoryError as e:
         row['status'] = f'OOM: {str(e)[:120]}'
     row['seconds'] = round(time.time()-t0, 1)

@@ -2,7 +2,7 @@
 """Chapter 4 on a GPU: step time, tokens per second and peak memory of `train` with the `t4` preset on a 7B-shaped model.
 
 Speed and memory do not depend on weight values, so the model is a random-weight checkpoint with Mistral-7B v0.3's shape
-(32 layers, hidden 4096, MLP 14336, 32 heads / 8 KV heads, vocab 32768), built once on the GPU in fp16 and saved to a
+(32 layers, hidden 4096, MLP 14336, 32 heads / 8 KV heads, vocab 32768), built once on the CPU in fp16, one tensor at a time, and saved to a
 temporary folder: no Hub access needed. Its tokenizer is the tiny offline SentencePiece one (ids stay inside the vocab).
 The data are synthetic conversations long enough that every sample is cut to `max_seq_len`, so every batch is full
 (micro_batch × max_seq_len tokens, no padding), like the anchor below.
@@ -17,7 +17,7 @@ and peaked at 6.29 GB.
 
     python bench/train_gpu.py                          # t4 preset: max_seq_len 1024, batch 2 × 4, 10 steps
     python bench/train_gpu.py --seq-len 2048 --steps 10  # the anchor's shape
-    python bench/train_gpu.py --dry-run                # tiny Mistral on CPU: checks the script, measures nothing
+    python bench/train_gpu.py --dry-run                # tiny Mistral on CPU, the t4 path (NF4, paged 8-bit AdamW): checks the script, measures nothing
 Writes bench/results/train_gpu.json and prints a markdown table.
 """
 import argparse, json, os, random, sys, tempfile, time
@@ -29,19 +29,10 @@ WORDS = "привет как дела короче ну такое давай з
 
 
 def make_checkpoint(dest:Path, dry_run:bool)->Path:
-    "Random weights with Mistral-7B v0.3's shape (fp16, built on the GPU), or a tiny Mistral for --dry-run; the offline tokenizer."
-    import torch
-    from transformers import MistralConfig, AutoModelForCausalLM
-    from llmclone_nb.models import tiny_mistral, save_tiny, sp_tokenizer
-    if dry_run: return save_tiny(*tiny_mistral(sliding_window=None), dest)
-    tok = sp_tokenizer()
-    cfg = MistralConfig(vocab_size=32768, sliding_window=None, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
-    with torch.device('cuda'): m = AutoModelForCausalLM.from_config(cfg, dtype=torch.float16)
-    m.save_pretrained(dest, max_shard_size='5GB'); tok.save_pretrained(dest)
-    src = Path(tok.name_or_path)/'tokenizer.model'
-    if src.exists(): (dest/'tokenizer.model').write_bytes(src.read_bytes())
-    del m; torch.cuda.empty_cache()
-    return dest
+    "Random weights with Mistral-7B v0.3's shape (fp16, built on the CPU one tensor at a time), or a tiny Mistral for --dry-run; the offline tokenizer."
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from qlora_memory_gpu import make_checkpoint as build
+    return build(dest, dry_run)
 
 
 def make_data(dest:Path, n:int, seq_len:int)->Path:
@@ -74,6 +65,7 @@ def main():
     if not cuda and not a.dry_run: sys.exit('No CUDA GPU here: this script measures GPU speed and memory. Use --dry-run to check it on CPU.')
     p = PRESETS[a.preset]
     L = a.seq_len or p.max_seq_len
+    if a.dry_run: L = min(L, 64)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
         model = a.model or str(make_checkpoint(Path(tmp)/'random-mistral-7b-shape', a.dry_run))
@@ -84,13 +76,16 @@ def main():
             if a.cap_gb and total > a.cap_gb*GB: torch.cuda.set_per_process_memory_fraction(a.cap_gb*GB/total, 0)
             torch.cuda.reset_peak_memory_stats()
         over = dict(model_id=model, max_seq_len=L, warmup_steps=1)
-        if a.dry_run: over.update(load_in_4bit=False, dtype='float32', optim='adamw_torch', micro_batch=2, grad_accum=2)
+        # the dry run is the t4 path itself (NF4, paged 8-bit AdamW, gradient checkpointing), smaller; only fp16 autocast is
+        # off, as `training_args` does on any CPU
+        if a.dry_run: over.update(micro_batch=2, grad_accum=2)
         t0 = time.time()
         r = train(data, Path(tmp)/'run', preset=p, max_steps=a.steps, resume=False,
                   args={'eval_strategy': 'no', 'eval_on_start': False, 'save_strategy': 'no', 'logging_steps': 1}, **over)
         st = r['settings']
         row = {'preset': a.preset, 'model': a.model or ('tiny Mistral (dry run)' if a.dry_run else 'random Mistral-7B shape'),
-               'max_seq_len': L, 'batch': f"{st['micro_batch']} x {st['grad_accum']}", 'optim': st['optim'], 'steps': r['steps'], 'train_seconds': r['train_seconds'],
+               'max_seq_len': st['max_seq_len'], 'batch': f"{st['micro_batch']} x {st['grad_accum']}", 'optim': st['optim'], 'optimizer': r.get('optimizer'),
+               'load_in_4bit': st['load_in_4bit'], 'steps': r['steps'], 'train_seconds': r['train_seconds'],
                's_per_step': round(r['train_seconds']/max(1, r['steps']), 2), 'tokens_per_s': r['tokens_per_s'],
                'padding_share': r['padding_share'], 'wall_s_with_load': round(time.time()-t0, 1), 'build_s': round(build_s, 1),
                'final_loss': r['train_loss']}

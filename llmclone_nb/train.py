@@ -376,13 +376,13 @@ def eval_subset(
 def train_plan(
     preset:Preset,      # the run's preset
     train_stats:dict,   # `tokenize_rows` statistics of the training split
-    eval_rows:int,      # validation samples each evaluation reads
+    eval_rows:int,      # validation samples each evaluation reads (0: no evaluation)
     world_size:int=1,   # processes (GPUs) sharing a step
 )->dict:
     "Steps, samples, passes over the data, evaluations and an estimated time, before any of it is spent."
     per_step = preset.batch_size*world_size
     tok_s, how = TOKENS_PER_S.get(preset.name, TOKENS_PER_S['t4'])
-    n_evals = 1 + preset.max_steps//preset.eval_steps + (preset.max_steps % preset.eval_steps > 0)
+    n_evals = 0 if not eval_rows else 1 + preset.max_steps//preset.eval_steps + (preset.max_steps % preset.eval_steps > 0)
     train_tokens = preset.max_steps*per_step*train_stats['mean_len']
     eval_tokens = n_evals*eval_rows*train_stats['mean_len']/3    # a forward pass costs about a third of a training step
     return dict(steps=preset.max_steps, samples_per_step=per_step, train_samples=train_stats['samples'],
@@ -431,7 +431,7 @@ def train(
     eval_ds = eval_ds.select([keep[i] for i in sorted(range(len(keep)), key=lengths.__getitem__)]).remove_columns('length')
     eval_stats['evaluated'] = len(keep)
     args = training_args(preset, out, seed=seed, **{'eval_on_start': ckpt is None, **extra})
-    plan = train_plan(preset, train_stats, len(keep), max(1, args.world_size))
+    plan = train_plan(preset, train_stats, len(keep) if args.eval_strategy!='no' else 0, max(1, args.world_size))
     if args.process_index==0: print(plan_line(plan), flush=True)
     meter = _meter()
     trainer = _trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tok,
