@@ -156,7 +156,7 @@ _TEXT_RULES = [(needles, re.compile(p, re.X), check) for needles, p, check in [ 
     (('паспорт', 'passport'), rf'''(?i:(?<!\w)(?:паспорт\w*|passport)\b(?:\s+(?:рф|серия|series|номер|number|no\.?|№|[:\#]))*[\s:№\#]*)
           (?P<v>\d{{2}}\ ?\d{{2}}(?:\s*(?:(?i:номер|no\.?|number)|№|,))?\s*\d{{6}}|[A-Z]{{0,2}}\d{{7,9}})(?!\d)''', _value('id')),
     (None, r'(?i:\b[A-Z]{2}\d{2}(?:[\ \-]?[A-Z0-9]{4}){2,7}(?:[\ \-]?[A-Z0-9]{1,3})?\b)', _whole(_iban_kind)),
-    (None, r'(?<![\w/])(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[a-z])(?=[A-Za-z0-9_\-]*[A-Z])[A-Za-z0-9_\-]{24,}(?![\w/])', _whole('secret')),
+    (None, r'(?<![\w/\-])(?=[A-Za-z0-9_\-]*\d)(?=[A-Za-z0-9_\-]*[a-z])(?=[A-Za-z0-9_\-]*[A-Z])[A-Za-z0-9_\-]{24,}(?![\w/])', _whole('secret')),
 ]]
 _NUMBER_RULES = [(re.compile(p, re.X), check) for p, check in [  # run on each run of 7 or more digits and separators
     (r'(?<![\w\-])\d{3}-\d{3}-\d{3}[\ -]\d{2}(?![\w\-])', _whole(_snils_kind)),
@@ -184,9 +184,11 @@ def _number_spans(t:str, claimed:list)->tuple:
         end = r.start() + len(r[0].rstrip(' ().-/'))
         if any(s <= r.start() and end <= e for s, e, _ in rules[n:]): continue  # a rule already took the whole run
         w = _LATIN.sub(' ', t[a:r.start()]) + r[0] + _LATIN.sub(' ', t[r.end():b])  # 'call+14155550132': a glued word is a space
-        for region in PHONE_REGIONS[:1] if r[0].startswith('+') else PHONE_REGIONS:  # (after a '+' the region does not matter)
-            phones += [(a + m.start, a + m.end, 'phone') for m in phonenumbers.PhoneNumberMatcher(w, region, leniency=phonenumbers.Leniency.VALID)]
-    return rules, phones
+        for j in range(0, max(len(w) - 32, 1), 96):  # a long run in pieces of 128 that overlap by 32 (more than a phone number)
+            for region in PHONE_REGIONS[:1] if r[0].startswith('+') else PHONE_REGIONS:  # (after a '+' the region does not matter)
+                phones += [(a + j + m.start, a + j + m.end, 'phone')
+                           for m in phonenumbers.PhoneNumberMatcher(w[j:j + 128], region, leniency=phonenumbers.Leniency.VALID)]
+    return rules, sorted(set(phones))
 
 def _spans(t:str)->list:
     "Sorted, non-overlapping (start, end, kind) to replace in `t`."
