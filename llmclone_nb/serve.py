@@ -513,7 +513,7 @@ CREATE TABLE IF NOT EXISTS labels(chat_id INTEGER, user_id INTEGER, label TEXT, 
 CREATE TABLE IF NOT EXISTS replies(chat_id INTEGER NOT NULL, ts REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS drafts(id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, text TEXT NOT NULL, business TEXT, status TEXT NOT NULL DEFAULT 'pending');
 CREATE TABLE IF NOT EXISTS kv(key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS updates(update_id INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS updates(update_id INTEGER PRIMARY KEY, raw TEXT, done INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS messages_chat ON messages(chat_id, id);
 '''
 
@@ -580,12 +580,19 @@ class BotState:
         "The owner wrote in the chat: remember when, and mark the chat's waiting drafts stale."
         self.set(f'owner:{chat_id}', now); self.q("UPDATE drafts SET status='stale' WHERE chat_id=? AND status='pending'", chat_id)
     # updates
-    def first_time(self, update_id:int)->bool:
-        "Record a Telegram update id; False when it was recorded before (a redelivery)."
+    def first_time(self, update_id:int, raw:str|None=None)->bool:
+        "Record a Telegram update (and its JSON until it is handled); False when it was recorded before (a redelivery)."
         with self.lock:
-            if self.db.execute('INSERT OR IGNORE INTO updates VALUES(?)', (update_id,)).rowcount==0: return False
-            self.db.execute('DELETE FROM updates WHERE update_id<?', (update_id-100_000,))
+            if self.db.execute('INSERT OR IGNORE INTO updates VALUES(?,?,0)', (update_id, raw)).rowcount==0: return False
+            self.db.execute('DELETE FROM updates WHERE update_id<? AND done=1', (update_id-100_000,))
         return True
+    def handled(self, update_id:int): self.q('UPDATE updates SET done=1, raw=NULL WHERE update_id=?', update_id)
+    def unfinished(self)->list:
+        "Updates received but not handled to the end (the process died meanwhile), forgotten here so they can be handled again."
+        with self.lock:
+            rows = self.db.execute('SELECT update_id, raw FROM updates WHERE done=0 AND raw IS NOT NULL ORDER BY update_id').fetchall()
+            self.db.execute('DELETE FROM updates WHERE done=0')
+        return rows
 
 # %% ../nbs/07_serve.ipynb #c1bff814
 log = logging.getLogger('llmclone_nb.serve')
@@ -802,8 +809,8 @@ async def perform(tg, says:list):
 async def on_update(core:CloneBot, update, context):
     "One python-telegram-bot handler for every update: callback queries, business connections, messages."
     tg = context.bot
+    if not core.state.first_time(update.update_id, json.dumps(update.to_dict())): return log.info('update %s: seen before, ignored', update.update_id)
     try:
-        if not core.state.first_time(update.update_id): return log.info('update %s: seen before, ignored', update.update_id)
         if (q := update.callback_query):
             await q.answer(); return await perform(tg, core.callback(q.from_user.id, q.data or ''))
         if (c := update.business_connection): return core.business_connection(c.id, c.user.id, c.is_enabled and _can_reply(c))
@@ -821,6 +828,8 @@ async def on_update(core:CloneBot, update, context):
         text = await core.reply(m.chat.id, group)   # meanwhile other updates run: the owner's reply, a /pause
         async with core.sending(m.chat.id): await perform(tg, core.route(m.chat.id, mode, text, business=biz, since=now))
     except Exception: log.exception('update %s failed (nothing was sent to the chat)', update.update_id)
+    finally:   # until here a restart handles it again (Telegram counts it as delivered); a stop mid-way (Ctrl-C) too
+        if sys.exc_info()[0] is not asyncio.CancelledError: core.state.handled(update.update_id)
 
 def telegram_app(
     token:str,                 # the bot token from @BotFather
@@ -841,6 +850,7 @@ def telegram_app(
     if base_url: b = b.base_url(base_url)
     app = b.build()
     app.add_handler(TypeHandler(Update, lambda u, c: on_update(core, u, c)))
+    app.bot_data['llmclone_core'] = core
     return app
 
 @contextlib.asynccontextmanager
@@ -848,6 +858,10 @@ async def polling(app, poll_timeout:int=10):
     "Run a python-telegram-bot `Application` inside an `async with` block (for notebooks and tests)."
     from telegram import Update
     await app.initialize(); await app.start()
+    if (core := app.bot_data.get('llmclone_core')):   # updates a killed process had taken but not handled
+        for uid, raw in core.state.unfinished():
+            log.info('update %s: handled again after a restart', uid)
+            app.create_task(app.process_update(Update.de_json(json.loads(raw), app.bot)))
     await app.updater.start_polling(poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES)
     try: yield app
     finally:

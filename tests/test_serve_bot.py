@@ -339,11 +339,11 @@ def test_business_connection_without_the_right_to_reply(api, model_url, tmp_path
 
 class FakeModel:
     "An OpenAI-compatible chat endpoint that always says `content`, ending with `finish_reason`."
-    def __init__(self, content, finish_reason):
+    def __init__(self, content, finish_reason, delay=0.0):
         class H(BaseHTTPRequestHandler):
             def log_message(self, *a): pass
             def do_POST(self):
-                self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                self.rfile.read(int(self.headers.get('Content-Length') or 0)); time.sleep(delay)
                 body = json.dumps({'id': 'x', 'object': 'chat.completion', 'created': 0, 'model': 'clone',
                                    'choices': [{'index': 0, 'message': {'role': 'assistant', 'content': content}, 'finish_reason': finish_reason}],
                                    'usage': {'prompt_tokens': 1, 'completion_tokens': 1, 'total_tokens': 2}}).encode()
@@ -375,12 +375,12 @@ def test_the_bot_never_sends_a_loop(api, tmp_path, content, finish, want):
     finally: model.close()
     assert [p['text'] for p in api.sent(chat=FRIEND)] == want
 
-def _bot_process(api, token, tmp_path):
+def _bot_process(api, token, tmp_path, model='http://127.0.0.1:9/v1', *args):
     import os, sys, subprocess
     from pathlib import Path
     env = {**os.environ, 'TELEGRAM_BOT_TOKEN': token}
-    return subprocess.Popen([str(Path(sys.executable).parent/'llmclone'), 'serve', 'telegram', '--base-url', 'http://127.0.0.1:9/v1',
-                             '--owner', str(OWNER), '--telegram-api', api.url, '--state', str(tmp_path/'s.sqlite')],
+    return subprocess.Popen([str(Path(sys.executable).parent/'llmclone'), 'serve', 'telegram', '--base-url', model,
+                             '--owner', str(OWNER), '--telegram-api', api.url, '--state', str(tmp_path/'s.sqlite'), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 def test_a_refused_or_revoked_token_ends_the_bot_without_showing_it(api, tmp_path):
@@ -420,3 +420,27 @@ def test_status_in_a_group_goes_to_the_owner_only(tmp_path):
     bot = CloneBot(BotConfig(owner=OWNER, allow=(FRIEND, GROUP)), BotState(tmp_path/'s.sqlite'))
     says = bot.command(OWNER, GROUP, '/status')
     assert says and all(s.chat_id == OWNER for s in says) and str(FRIEND) in says[0].text
+
+def test_an_update_taken_by_a_killed_bot_is_answered_after_the_restart(api, tmp_path):
+    """`kill -9` while the model writes: Telegram counts the update as delivered (the next poll acknowledged it), so only
+    the bot's own record can bring it back; the restarted bot answers it. Planted defect: recording an update only as
+    'seen' (it was lost for good)."""
+    model = FakeModel('ну ок)', 'stop', delay=4.0)
+    args = ('--allow', str(FRIEND), '--mode', 'auto')
+    p = _bot_process(api, TOKEN, tmp_path, model.url, *args)
+    try:
+        api.push(message=msg(FRIEND, FRIEND, 'ты тут?'))
+        end = time.monotonic() + 120
+        while not api.sent('sendChatAction', FRIEND):                        # the model is writing
+            assert p.poll() is None and time.monotonic() < end, 'no typing'
+            time.sleep(0.05)
+        while api.updates:                                                    # acknowledged by the next poll: not delivered again
+            assert time.monotonic() < end, 'the update was never acknowledged'; time.sleep(0.05)
+        p.kill(); p.wait(30)
+        assert api.sent(chat=FRIEND) == []
+        p = _bot_process(api, TOKEN, tmp_path, model.url, *args)
+        while 'ну ок)' not in [x['text'] for x in api.sent(chat=FRIEND)]:
+            assert p.poll() is None and time.monotonic() < end + 60, 'not answered after the restart'
+            time.sleep(0.1)
+    finally:
+        p.kill(); p.communicate(timeout=30); model.close()
