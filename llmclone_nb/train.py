@@ -272,6 +272,14 @@ def _live_terminal(stream=None)->bool:
     stream = stream or sys.stderr
     return bool(getattr(stream, 'isatty', lambda: False)()) or 'ipykernel' in sys.modules
 
+def _quiet_progress(stream=None)->bool:
+    "Off a terminal (`llmclone run > log`), switch off the weight-loading and download bars too; return whether it did."
+    if _live_terminal(stream): return False
+    from transformers.utils import logging as hf_logging
+    from huggingface_hub.utils import disable_progress_bars
+    hf_logging.disable_progress_bar(); disable_progress_bars()
+    return True
+
 def one_gpu(args):
     "One process on a machine with several GPUs (Kaggle's 2×T4) trains on GPU 0 with the preset's batch."
     # Trainer would multiply the per-device batch by the GPU count and wrap the model in DataParallel, while the 4-bit model
@@ -421,6 +429,7 @@ def train(
     system = first[0]['content'] if first and first[0]['role']=='system' else None
     train_preflight(preset, out)
     transformers.set_seed(seed)
+    _quiet_progress()
     model, tok = load_model(preset, target_modules)
     train_ds, train_stats = tokenize_rows(rows['train'], tok, preset.max_seq_len, train_on)
     eval_ds, eval_stats = tokenize_rows(rows['validation'], tok, preset.max_seq_len, train_on)

@@ -287,3 +287,18 @@ def test_progress_bars_only_on_a_terminal(monkeypatch, tmp_path):
     assert training_args(PRESETS['cpu'], tmp_path).disable_tqdm is True
     monkeypatch.setattr(sys, 'stderr', Tty())
     assert training_args(PRESETS['cpu'], tmp_path).disable_tqdm is False
+
+
+def test_weight_loading_bars_off_in_a_file(monkeypatch):
+    "`llmclone run > log`: transformers' 'Loading weights' and the Hub's download bars are off too; on a terminal they stay."
+    from transformers.utils import logging as hf_logging
+    from huggingface_hub.utils import are_progress_bars_disabled, enable_progress_bars
+    from llmclone_nb.train import _quiet_progress
+    class Tty(io.StringIO):
+        def isatty(self): return True
+    monkeypatch.delitem(sys.modules, 'ipykernel', raising=False)
+    try:
+        assert _quiet_progress(Tty()) is False and hf_logging.is_progress_bar_enabled()
+        assert _quiet_progress(io.StringIO()) is True
+        assert not hf_logging.is_progress_bar_enabled() and are_progress_bars_disabled()
+    finally: hf_logging.enable_progress_bar(); enable_progress_bars()
