@@ -297,6 +297,7 @@ def test_weight_loading_bars_off_in_a_file(monkeypatch):
     class Tty(io.StringIO):
         def isatty(self): return True
     monkeypatch.delitem(sys.modules, 'ipykernel', raising=False)
+    hf_logging.enable_progress_bar(); enable_progress_bars()   # an earlier `train` in this process may have switched them off
     try:
         assert _quiet_progress(Tty()) is False and hf_logging.is_progress_bar_enabled()
         assert _quiet_progress(io.StringIO()) is True
