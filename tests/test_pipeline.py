@@ -42,11 +42,14 @@ def test_run_resumes_after_sigkill(tmp_path):
     # (64 KiB; transformers 5.0's progress lines did) would block on its write and never reach a checkpoint.
     log = tmp_path/'first-run.log'
     p = _start(cmd, log, env)
-    t0 = time.time()
+    # Not a timing assertion: a busy machine may take long, so the test gives up only when the run stalls (its log has not grown
+    # for 10 minutes: the first evaluation took 5.5 min on two shared cores), or after an hour in all.
+    t0 = last = time.time(); size = 0
     try:
         while not _complete_checkpoints(out):
             assert p.poll() is None, f'run ended before its first checkpoint:\n{log.read_text()[-3000:]}'
-            assert time.time()-t0 < 600, f'no checkpoint within 10 minutes:\n{log.read_text()[-3000:]}'
+            if log.stat().st_size != size: size, last = log.stat().st_size, time.time()
+            assert time.time()-last < 600 and time.time()-t0 < 3600, f'no checkpoint, the run stalled:\n{log.read_text()[-3000:]}'
             time.sleep(0.5)
     finally:
         os.killpg(p.pid, signal.SIGKILL); p.wait()
