@@ -49,7 +49,7 @@ def run(
     from llmclone_nb import export as ex, train as tr, gguf_export as gx, evaluate as ev
     out = Path(out or output_root()); out.mkdir(parents=True, exist_ok=True)
     p = preset if isinstance(preset, Preset) else get_preset(preset, verbose=verbose)
-    export = Path(find_export(export, verbose=verbose))
+    export = Path(find_export(export, verbose=verbose, fallback='sample' if p.name=='cpu' else None))   # the preset given decides, not the machine
     data, adapter, gguf = out/'data', out/'adapter', out/f'clone-{gguf_type}.gguf'
     log, summary = {}, {'export': str(export), 'preset': p.name, 'base_model': p.model_id}
     _stage('prepare', (data/'stats.json').exists(), lambda: ex.prepare(export, data, me=me), log, verbose)
@@ -57,6 +57,7 @@ def run(
     tres = _stage('train', (adapter/'llmclone.json').exists(),
                   lambda: tr.train(data, out, preset=p, max_steps=max_steps, resume=True, **train_overrides), log, verbose)
     summary['train'] = json.loads((adapter/'llmclone.json').read_text(encoding='utf-8')) if tres is None else tres
+    summary['base_model'] = summary['train'].get('base_model', p.model_id)   # the open copy if the gated repo was shut
     gres = _stage('gguf', gguf.exists(), lambda: gx.export_gguf(adapter, gguf, type=gguf_type, verify=True), log, verbose)
     if gres is not None: summary['gguf'] = gres
     elif (out/'summary.json').exists(): summary['gguf'] = json.loads((out/'summary.json').read_text()).get('gguf')
