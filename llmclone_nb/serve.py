@@ -43,7 +43,7 @@ def _recent(tok, messages:list, room:int)->list:
         elif turns or m['role']=='user': turns.append({'role': m['role'], 'parts': [m['content']]})
     total, j = 0, 0
     for j in range(len(turns)-1, -1, -1):
-        total += max(len(tok('\n'.join(turns[j]['parts']))['input_ids'])-2, 0)   # a turn's text alone: never more than in the prompt
+        total += max(len(tok('\n'.join(turns[j]['parts']))['input_ids'])-2, 0)+1   # never more than the turn takes in the prompt (its marker at least)
         if total>room: break
     j -= j%2   # prompt_ids drops whole (user, assistant) pairs: start where it could
     return system+[{'role': t['role'], 'content': '\n'.join(t['parts'])} for t in turns[j:]]

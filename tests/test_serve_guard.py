@@ -193,7 +193,8 @@ def test_request_problem_keeps_ordinary_clients():
 def test_a_long_history_is_cut_first_and_the_prompt_is_unchanged(tmp_path):
     """`clone_prompt` hands `prompt_ids` only the turns that can reach the prompt (`_recent`), so a history of 20 000
     messages costs what a short one does, and the prompt is token for token what `prompt_ids` makes of the whole history.
-    Planted defect: counting a turn's tokens too high in `_recent` (twice its length: the history is cut too early)."""
+    Planted defects: counting a turn's tokens too high in `_recent` (twice its length: the history is cut too early), or
+    counting a short turn as free (20 000 'ок' messages all reached `prompt_ids`, whose cutting is quadratic: minutes)."""
     import random
     from llama_cpp import Llama
     from llmclone_nb.serve import clone_prompt, clone_messages, _recent
@@ -211,3 +212,5 @@ def test_a_long_history_is_cut_first_and_the_prompt_is_unchanged(tmp_path):
             assert clone_prompt(llm, msgs, mt) == prompt_ids(tok, clone_messages(msgs), gguf_system(llm), max_len=room), (n, mt)
     many = [{'role': 'user' if i % 2 == 0 else 'assistant', 'content': f'сообщение {i}'} for i in range(20_001)]
     assert len(_recent(tok, many, 512 - 128)) < 200
+    short = [{'role': 'user' if i % 2 == 0 else 'assistant', 'content': 'ок'} for i in range(20_001)]   # a turn costs its marker at least
+    assert len(_recent(tok, short, 512 - 128)) <= 512 - 128 + 2
