@@ -93,13 +93,14 @@ def _turns(
     system:str|None=None,  # the system text when `messages` has no system turn of its own
 )->tuple:
     "`(system text or None, turns)`, every text neutralised: turns alternate user/assistant and start with the other person."
-    own, turns = [], []
+    own, turns = [], []   # turns: (role, [texts]) joined once at the end: a long run of one sender costs linear time
     for m in messages:
         role, c = m['role'], neutralise(tok, m['content'])
         if role=='system': own.append(c); continue
         if role not in ('user', 'assistant'): raise ValueError(f"role {role!r}: a chat has system, user and assistant turns only.")
-        if turns and turns[-1]['role']==role: turns[-1] = {'role': role, 'content': turns[-1]['content']+'\n'+c}
-        elif turns or role=='user': turns.append({'role': role, 'content': c})
+        if turns and turns[-1][0]==role: turns[-1][1].append(c)
+        elif turns or role=='user': turns.append((role, [c]))
+    turns = [{'role': r, 'content': '\n'.join(cs)} for r, cs in turns]
     return ('\n\n'.join(own) if own else neutralise(tok, system) if system else system), turns
 
 def _assemble(tok, system:str|None, turns:list)->list:
@@ -147,8 +148,15 @@ def prompt_ids(
     sys_, turns = _turns(tok, messages, system)
     ids = lambda t: encode(tok, prompt_text(tok, _assemble(tok, sys_, t), None))
     out = ids(turns)
-    while max_len and len(out)>max_len and len(turns)>2:
-        turns = turns[2:]; out = ids(turns)
+    if max_len and len(out)>max_len and len(turns)>2:
+        # the fewest oldest pairs to drop, found by bisection (the prompt shrinks as turns go): log(n) renders, not n
+        lo, hi = 1, (len(turns)-1)//2                    # drop 2k turns, until one or two are left at most
+        lo = min(hi, max(lo, (len(turns)-max_len)//2))   # every turn writes at least one token: more than max_len cannot fit
+        while lo<hi:
+            k = (lo+hi)//2
+            if len(ids(turns[2*k:]))<=max_len: hi = k
+            else: lo = k+1
+        turns = turns[2*lo:]; out = ids(turns)
     if max_len and len(out)>max_len and turns:
         s = _shorten(turns[0]['content'], lambda s: len(ids([{**turns[0], 'content': s}]+turns[1:]))<=max_len)
         if s is not None: out = ids([{**turns[0], 'content': s}]+turns[1:])   # else the head alone is over: keep the message whole

@@ -164,3 +164,37 @@ def test_mistral_v03_system_goes_to_the_last_user_turn():
     lab = [i for i, l in zip(s['input_ids'], s['labels']) if l != -100]
     assert tok.decode(lab) == 'fine</s>'
     assert tok.decode(s['input_ids']) == '<s>[INST] привет[/INST] ку)</s>[INST] SYS\n\nhow are you[/INST] fine</s>'
+
+
+def _linear_prompt_ids(tok, messages, max_len):
+    "The slow obvious reference: drop the oldest pair of turns one at a time, re-rendering each time (what prompt_ids did before bisection)."
+    from llmclone_nb.prompt import _turns, _assemble, _shorten
+    sys_, turns = _turns(tok, messages, None)
+    ids = lambda t: encode(tok, prompt_text(tok, _assemble(tok, sys_, t), None))
+    out = ids(turns)
+    while len(out) > max_len and len(turns) > 2:
+        turns = turns[2:]; out = ids(turns)
+    if len(out) > max_len and turns:
+        s = _shorten(turns[0]['content'], lambda s: len(ids([{**turns[0], 'content': s}] + turns[1:])) <= max_len)
+        if s is not None: out = ids([{**turns[0], 'content': s}] + turns[1:])
+    return out
+
+@pytest.mark.parametrize('name,template,special', all_templates())
+def test_cut_by_bisection_equals_the_linear_cut(name, template, special):
+    """Long chats (runs of one sender, 10-40 exchanges) cut to many budgets: prompt_ids' bisection over whole pairs gives exactly
+    the ids of the one-pair-at-a-time loop. Planted defect that fails it: `hi = k-1` for `hi = k` in the bisection (one pair too many
+    dropped), or a lower bound of `len(turns)-max_len` pairs instead of half that."""
+    tok = byte_tokenizer(template, **special)
+    rnd = random.Random(7)
+    checked = 0
+    for k in range(6):
+        msgs = [{'role': 'system', 'content': 'SYSTEM be yourself'}] if k % 2 else []
+        for j in range(rnd.randint(10, 40)):
+            msgs += [{'role': 'user', 'content': f'U{j} ' + rnd.choice(USERS)} for _ in range(rnd.randint(1, 3))]
+            msgs += [{'role': 'assistant', 'content': f'A{j} ' + rnd.choice(OWNER)} for _ in range(rnd.randint(1, 2))]
+        msgs += [{'role': 'user', 'content': 'last ' + rnd.choice(USERS)}]
+        full = len(prompt_ids(tok, msgs, system=None))
+        for max_len in sorted({full, full - 1, full // 2, full // 3, full // 7, 60, 25, 8}):
+            assert prompt_ids(tok, msgs, system=None, max_len=max_len) == _linear_prompt_ids(tok, msgs, max_len), (name, max_len)
+            checked += 1
+    assert checked >= 30
