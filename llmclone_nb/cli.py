@@ -38,12 +38,15 @@ def _export(a):
     print(json.dumps(res, indent=1, default=str, ensure_ascii=False))
 
 def _eval(a):
-    from llmclone_nb.evaluate import evaluate, terminal_quiz
+    from llmclone_nb.evaluate import evaluate, terminal_quiz, plan_for, plan_line
     from llmclone_nb.presets import write_json
     from pathlib import Path
     saved = Path(a.out or Path(a.adapter_dir).parent/'eval')/'eval.json'
     if a.quiz and saved.is_file(): res = json.loads(saved.read_text(encoding='utf-8'))   # the pairs of the last evaluation
-    else: res = evaluate(a.adapter_dir, a.data, gguf=a.gguf, out=a.out)
+    else:
+        plan = plan_for(a.adapter_dir, a.data, gguf=a.gguf)
+        print(plan_line(plan), flush=True)   # the cost, said before it is spent
+        res = evaluate(a.adapter_dir, a.data, gguf=a.gguf, out=a.out, plan=plan)
     if a.quiz:
         answers, score = terminal_quiz(res['blind'])
         res['quiz'] = {'judge': 'you, in the terminal', 'answers': answers, 'score': score}
@@ -51,8 +54,10 @@ def _eval(a):
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, (list, dict))} | {'fit': res.get('fit')}, indent=1, default=str, ensure_ascii=False))
 
 def _audit(a):
-    from llmclone_nb.audit import audit
-    res = audit(a.dataset_dir, a.out, preset=a.preset, candidates=a.candidates, **({'max_steps': a.max_steps} if a.max_steps else {}))
+    from llmclone_nb.audit import audit, audit_plan, audit_plan_line
+    steps = {'max_steps': a.max_steps} if a.max_steps else {}
+    print(audit_plan_line(audit_plan(a.dataset_dir, preset=a.preset, **steps)), flush=True)   # the cost, said before it is spent
+    res = audit(a.dataset_dir, a.out, preset=a.preset, candidates=a.candidates, **steps)
     show = {k: res[k] for k in ('preset', 'base_model', 'steps', 'passes', 'planted_dir', 'adapter')}
     print(json.dumps(show | {'canaries': res['canaries'], 'exposure': {e['name']: e['exposure'] for e in res['exposure']}}, indent=1, ensure_ascii=False))
 
@@ -155,8 +160,8 @@ def parser()->argparse.ArgumentParser:
 # %% ../nbs/99_cli.ipynb #c0dacc71
 def _user_errors()->tuple:
     errs = [FileNotFoundError, NotADirectoryError]
-    from llmclone_nb.presets import GatedModelError
-    errs.append(GatedModelError)
+    from llmclone_nb.presets import GatedModelError, NotEnoughRoom
+    errs += [GatedModelError, NotEnoughRoom]   # NoExportFound is a FileNotFoundError
     try:
         from llmclone_nb.export import ExportError
         errs.append(ExportError)

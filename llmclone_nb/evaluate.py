@@ -655,7 +655,9 @@ def plan_for(
     "`eval_plan` for a clone and its dataset: the preset from `llmclone.json`, the held-out count, the reply budget from your replies (only the tokenizer is loaded)."
     from transformers import AutoTokenizer
     from llmclone_nb.train import read_jsonl
-    info = json.loads((Path(adapter_dir)/'llmclone.json').read_text(encoding='utf-8'))
+    meta = Path(adapter_dir)/'llmclone.json'
+    if not meta.is_file(): raise FileNotFoundError(f"{adapter_dir}: no trained adapter here ({meta.name} is missing). Chapter 4 (`llmclone train`) writes one.")
+    info = json.loads(meta.read_text(encoding='utf-8'))
     mine = [r for r in read_jsonl(Path(data_dir)/'train.jsonl') if 'canary' not in r.get('meta', {})]
     budget = reply_budget(mine, AutoTokenizer.from_pretrained(adapter_dir))
     return eval_plan(info['preset'], len(read_jsonl(Path(data_dir)/'validation.jsonl')), gguf is not None, n, n_placeholder, budget)

@@ -131,3 +131,11 @@ def test_eval_plan_by_preset():
     assert (cpu['fit_rows'], cpu['gguf'], t4['fit_rows'], t4['gguf']) == (19, True, FIT_ROWS['t4'], False)
     assert 'not scored' in plan_line(t4) and f"{FIT_ROWS['t4']} of 8000" in plan_line(t4) and 'estimate' in plan_line(t4)
     assert eval_plan('t4', 8000, llama_on_gpu=True)['gguf'] and eval_plan('cpu', 5000)['fit_rows'] == FIT_ROWS['cpu']
+
+
+def test_cli_eval_says_what_is_missing(tmp_path, capsys):
+    "`llmclone eval` on a folder with no adapter: exit 2 and a sentence naming the folder and chapter 4, before any model loads."
+    from llmclone_nb.cli import main
+    assert main(['eval', str(tmp_path/'nope'), '--data', str(tmp_path/'data')]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path/'nope') in err and 'llmclone.json' in err and 'Chapter 4' in err and 'Traceback' not in err
