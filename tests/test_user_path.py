@@ -122,7 +122,7 @@ def test_a_chapter_that_reads_the_sample_fails_naming_its_cell(tmp_path):
     """A chapter run by the harness (fresh process and folder, nbdev's test_nb) that reads the sample in a cell's shell
     command fails, naming that cell; a chapter that reads only the user's export passes, and sees only $LLMCLONE_OUT and
     $LLMCLONE_EXPORT from outside its folder. Fails if the guard does not reach the notebook's shell commands, or if the
-    harness let a chapter inherit the caller's $HOME or working folder."""
+    harness let a chapter inherit the caller's $HOME or working folder, or passed one that left nothing for the next chapter."""
     nbs, work = tmp_path/'nbs', tmp_path/'work'
     nbs.mkdir(); (work/'out').mkdir(parents=True); (work/'export').mkdir()
     s = sample_export_path()
@@ -137,7 +137,8 @@ def test_a_chapter_that_reads_the_sample_fails_naming_its_cell(tmp_path):
     reads = rup.read_log(work/'chapters'/'bad'/'sample_reads.jsonl')
     assert reads[0]['cell'] == 'cell 2 (id c2)', reads
     assert 'bad: read ' in rup.describe_reads('bad', reads) and 'cell 2 (id c2)' in rup.describe_reads('bad', reads)
-    good = rup.run_chapter('good', work, sys.executable, env, paths, limit=300, nbs=nbs)
+    good = rup.run_chapter('good', work, sys.executable, env, paths, limit=300, nbs=nbs, expect=['seen.txt'])
     assert good['passed'], Path(good['log']).read_text()
+    assert not rup.run_chapter('good', work, sys.executable, env, paths, limit=300, nbs=nbs, expect=['adapter/llmclone.json'])['passed']
     cwd, home = (work/'out'/'seen.txt').read_text().splitlines()
     assert Path(cwd) == work/'chapters'/'good'/'nbs' and Path(home) == work/'chapters'/'good'/'home'

@@ -25,6 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 GUARD_DIR = ROOT/'tools'/'sample_guard'
 CHAPTERS = ['01_export', '04_train', '05_gguf', '06_evaluate', '06a_audit', '07_serve']
 SAMPLE_FILES = ('sample_export/result.json', 'sample_chat/result.json')
+# what each chapter must leave in $LLMCLONE_OUT for the next one (globs): a chapter that passes without writing it (an
+# input missing, a stand-in model used quietly) has not done its job on the user's path
+EXPECT = {'01_export': ['data/train.jsonl', 'data/validation.jsonl', 'data/stats.json'], '04_train': ['adapter/llmclone.json'],
+          '05_gguf': ['clone-*.gguf'], '06_evaluate': ['eval/eval.json'], '06a_audit': ['audit/audit.json']}
 # the environment a new machine would not have: model caches, an output folder or export chosen before, our own markers
 DROP_ENV = ('LLMCLONE_OUT', 'LLMCLONE_EXPORT', 'LLMCLONE_CACHE', 'LLMCLONE_GGUF', 'LLMCLONE_TMP', 'HF_HOME', 'HF_HUB_CACHE',
             'TRANSFORMERS_CACHE', 'XDG_CACHE_HOME', 'XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'MPLCONFIGDIR', 'IPYTHONDIR',
@@ -136,7 +140,7 @@ def _tail(log:Path, n:int=40)->str:
 
 
 def run_chapter(name:str, work:Path, python:str, base_env:dict, paths:list, mode:str='record', limit:int=3600,
-                nbs:Path=ROOT/'nbs', allow:tuple=(), timeout:int|None=None)->dict:
+                nbs:Path=ROOT/'nbs', allow:tuple=(), timeout:int|None=None, expect:list|None=None)->dict:
     "One chapter in a fresh process and folder; only $LLMCLONE_OUT and $LLMCLONE_EXPORT point outside it."
     d = work/'chapters'/name
     env = {**base_env, **_fresh(d), 'LLMCLONE_OUT': str(work/'out'), 'LLMCLONE_EXPORT': str(work/'export')}
@@ -151,6 +155,8 @@ def run_chapter(name:str, work:Path, python:str, base_env:dict, paths:list, mode
     res = {'step': name, 'seconds': round(secs, 1), 'returncode': rc, 'sample_reads': len(reads), 'log': str(log),
            'passed': rc == 0 and not reads}
     if rc: res['failed_at'] = cell_file.read_text(encoding='utf-8').split('\n', 1)[0] if cell_file.exists() else None
+    missing = [g for g in (EXPECT.get(name, []) if expect is None else expect) if not list((work/'out').glob(g))]
+    if missing: res.update(passed=False, missing=missing)
     _report(res, log, reads)
     return res
 
@@ -167,6 +173,7 @@ def run_pipeline(work:Path, python:str, base_env:dict, paths:list, mode:str='rec
     reads = [r for r in read_log(guard_log) if not allowed(r, allow)]
     res = {'step': 'llmclone run', 'seconds': round(secs, 1), 'returncode': rc, 'sample_reads': len(reads), 'log': str(log),
            'passed': rc == 0 and not reads}
+    if not list((d/'out').glob('clone-*.gguf')): res.update(passed=False, missing=['clone-*.gguf'])
     _report(res, log, reads)
     return res
 
@@ -177,6 +184,7 @@ def _report(res:dict, log:Path, reads:list):
     if res['returncode']:
         if res.get('failed_at'): print(f"  stopped at {res['failed_at']}")
         print(_tail(log))
+    if res.get('missing'): print(f"  {res['step']} left no {', '.join(res['missing'])} in the output folder")
     if reads: print(describe_reads(res['step'], reads))
 
 
@@ -232,7 +240,8 @@ def main(argv=None):
     print(f"\nuser path ({time.time()-t0:.0f} s in all; chapters one after another, llmclone run alongside):")
     for r in results:
         print(f"  {r['step']:<14} {'passed' if r['passed'] else 'FAILED':<7} {r['seconds']:>7.0f} s  exit {r['returncode']}"
-              f"  sample reads {r['sample_reads']}" + (f"  at {r['failed_at']}" if r.get('failed_at') else ''))
+              f"  sample reads {r['sample_reads']}" + (f"  at {r['failed_at']}" if r.get('failed_at') else '')
+              + (f"  missing {', '.join(r['missing'])}" if r.get('missing') else ''))
     (work/'summary.json').write_text(json.dumps(results, indent=1) + '\n', encoding='utf-8')
     if ok and a.work is None: shutil.rmtree(work, ignore_errors=True)
     elif not ok: print(f"logs kept in {work}")
