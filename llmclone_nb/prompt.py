@@ -228,6 +228,13 @@ def _spm_spaces(llm)->bool:
     import llama_cpp
     return llm._model.vocab_type()==llama_cpp.LLAMA_VOCAB_TYPE_SPM and llm.metadata.get('tokenizer.ggml.add_space_prefix', 'true')!='false'
 
+def _no_space_after_control(tok)->bool:
+    "Whether `tok` encodes text right after a control token as it is, with no `▁` put in front (as training's tokenizer does)."
+    c = tok.bos_token or tok.eos_token
+    if not c: return True
+    ids = list(tok(c+'hi', add_special_tokens=False)['input_ids'])
+    return ids[:1]==tok.convert_tokens_to_ids([c]) and len(ids)>1 and not tok.convert_ids_to_tokens(ids[1]).startswith('▁')
+
 def _hf_from_gguf(llm):
     "The HF tokenizer transformers rebuilds from the GGUF (kept on `llm`), if it encodes plain text as llama.cpp does; else None."
     if not hasattr(llm, '_llmclone_hf'):
@@ -237,6 +244,8 @@ def _hf_from_gguf(llm):
         except Exception as e: tok, why = None, f'transformers cannot rebuild its tokenizer ({e})'
         else: why = 'transformers rebuilds its tokenizer differently'
         if tok is not None and any(list(tok(s, add_special_tokens=False)['input_ids'])!=llm.tokenize(s.encode(), add_bos=False, special=False) for s in _PROBES): tok = None
+        if tok is not None and not _no_space_after_control(tok):   # older transformers rebuild it legacy-style: no better than llama.cpp
+            tok, why = None, 'transformers (this version) rebuilds its tokenizer with a space after every control token too'
         if tok is None: warnings.warn(f"{p.name}: {why}, so prompts are encoded by llama.cpp, with a space after every control token "
                                       "that training did not have. Pass the model's tokenizer: GGUFTokenizer(llm, hf=folder).")
         llm._llmclone_hf = tok

@@ -103,7 +103,10 @@ def test_sentencepiece_gguf_prompt_is_the_training_prompt(sp_base, template, tmp
         s = tokenize_chat([*msgs, {'role': 'assistant', 'content': 'го)'}], hf)
         trained = s['input_ids'][:next(i for i, l in enumerate(s['labels']) if l != -100)]
         assert prompt_ids(hf, msgs, None) == trained
-        assert prompt_ids(served, msgs, None) == trained, hf.convert_ids_to_tokens(prompt_ids(served, msgs, None))
+        # transformers >= the main pins rebuilds the GGUF's tokenizer as training's; an older one (Colab's, Kaggle's) writes the ▁
+        # after control tokens too, so GGUFTokenizer keeps llama.cpp's ids and warns (pass hf=folder there)
+        expect = trained if served.hf is not None else prompt_ids(raw, msgs, None)
+        assert prompt_ids(served, msgs, None) == expect, hf.convert_ids_to_tokens(prompt_ids(served, msgs, None))
         assert prompt_ids(by_folder, msgs, None) == trained
         differ += prompt_ids(raw, msgs, None) != trained
         assert llm.tokenize(prompt_text(hf, msgs, None).encode(), add_bos=False, special=True) == prompt_ids(raw, msgs, None)
@@ -120,5 +123,8 @@ def test_sentencepiece_chat_gguf_feeds_the_training_prompt(sp_base, tmp_path):
     fed = _spy(full, 'create_completion', 'prompt')
     chat_gguf(g, HIST[:1], max_tokens=1, llm=full, system='')
     s = tokenize_chat([*HIST[:1], {'role': 'assistant', 'content': 'го)'}], hf)
-    assert fed == [s['input_ids'][:next(i for i, l in enumerate(s['labels']) if l != -100)]]
+    from llmclone_nb.prompt import GGUFTokenizer, prompt_ids
+    if GGUFTokenizer(full).hf is None:   # an older transformers: llama.cpp's own ids (see the test above)
+        assert fed == [prompt_ids(GGUFTokenizer(full, hf=False), HIST[:1], '')]
+    else: assert fed == [s['input_ids'][:next(i for i, l in enumerate(s['labels']) if l != -100)]]
     full.close()
