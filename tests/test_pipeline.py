@@ -13,6 +13,12 @@ def _start(cmd:list, log:Path, env:dict)->subprocess.Popen:
     with open(log, 'w') as f:
         return subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env, start_new_session=True)
 
+def _cpu_seconds(pid:int)->float:
+    "CPU seconds a process has used (user + system, from /proc/PID/stat)."
+    f = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def test_output_to_a_file_never_blocks(tmp_path):
     """How the kill-and-resume test starts `llmclone run`: a child that writes far more than a pipe holds (64 KiB on Linux) before it
     reaches its checkpoint still gets there. Planted defect that fails it: `stdout=subprocess.PIPE` with nobody reading — the child
@@ -42,13 +48,14 @@ def test_run_resumes_after_sigkill(tmp_path):
     # (64 KiB; transformers 5.0's progress lines did) would block on its write and never reach a checkpoint.
     log = tmp_path/'first-run.log'
     p = _start(cmd, log, env)
-    # Not a timing assertion: a busy machine may take long, so the test gives up only when the run stalls (its log has not grown
-    # for 10 minutes: the first evaluation took 5.5 min on two shared cores), or after an hour in all.
-    t0 = last = time.time(); size = 0
+    # Not a timing assertion: a busy machine may take long, so the test gives up only when the run stalls — for 10 minutes its
+    # log has not grown and it has used no CPU (a run blocked on a full pipe uses none; a quiet log off a terminal is normal) —
+    # or after an hour in all.
+    t0 = last = time.time(); size = cpu = 0
     try:
         while not _complete_checkpoints(out):
             assert p.poll() is None, f'run ended before its first checkpoint:\n{log.read_text()[-3000:]}'
-            if log.stat().st_size != size: size, last = log.stat().st_size, time.time()
+            if log.stat().st_size != size or _cpu_seconds(p.pid) > cpu+1: size, cpu, last = log.stat().st_size, _cpu_seconds(p.pid), time.time()
             assert time.time()-last < 600 and time.time()-t0 < 3600, f'no checkpoint, the run stalled:\n{log.read_text()[-3000:]}'
             time.sleep(0.5)
     finally:
